@@ -1,0 +1,7 @@
+// The topology model's public face: import from here.
+export * from './load.ts';
+export * from './model.ts';
+export * from './paths.ts';
+export * from './presets.ts';
+export * from './units.ts';
+export * from './validate.ts';

@@ -1,0 +1,94 @@
+// Path arithmetic: what traffic between two sites crosses, and what that adds up to. Traffic from `ue` to
+// `cloud` crosses ue–edge and then edge–cloud, so the cloud is "further along the same path"; this is the
+// one place that adds links up (kind routes ue → cloud directly, so the netem plan needs the sum too).
+import type { DirectedLink, Impairment, SiteName, Topology } from './model.ts';
+
+/** The links crossed from `from` to `to`, fewest hops first (ties broken by declaration order). */
+export function pathBetween(topology: Topology, from: SiteName, to: SiteName): DirectedLink[] {
+  if (from === to) return [];
+  const previous = new Map<SiteName, DirectedLink>();
+  const seen = new Set<SiteName>([from]);
+  let frontier: SiteName[] = [from];
+  while (frontier.length > 0 && !seen.has(to)) {
+    const next: SiteName[] = [];
+    for (const site of frontier) {
+      for (const link of topology.links) {
+        if (link.from !== site || seen.has(link.to)) continue;
+        seen.add(link.to);
+        previous.set(link.to, link);
+        next.push(link.to);
+      }
+    }
+    frontier = next;
+  }
+  if (!seen.has(to))
+    throw new Error(`no path from site "${from}" to site "${to}" in profile "${topology.name}"`);
+  const path: DirectedLink[] = [];
+  for (let at = to; at !== from; ) {
+    const link = previous.get(at);
+    if (!link) throw new Error(`broken path to "${at}"`);
+    path.unshift(link);
+    at = link.from;
+  }
+  return path;
+}
+
+/**
+ * What a chain of links does in total: latencies add, independent jitters add in variance, a packet survives
+ * only if it survives every hop, and the narrowest link sets the rate. The distribution is the first hop's
+ * when all agree, otherwise `normal` (a sum of independent jitters tends to it).
+ */
+export function combine(impairments: readonly Impairment[]): Impairment {
+  const distributions = new Set(impairments.map((i) => i.distribution));
+  const rates = impairments.map((i) => i.rateBitsPerSecond).filter((r): r is number => r !== null);
+  return {
+    latencySeconds: sum(impairments.map((i) => i.latencySeconds)),
+    jitterSeconds: Math.sqrt(sum(impairments.map((i) => i.jitterSeconds ** 2))),
+    distribution: distributions.size === 1 ? (impairments[0]?.distribution ?? 'normal') : 'normal',
+    loss: 1 - impairments.reduce((survive, i) => survive * (1 - i.loss), 1),
+    rateBitsPerSecond: rates.length > 0 ? Math.min(...rates) : null,
+  };
+}
+
+/** The combined one-way impairment from one site to another. */
+export function pathImpairment(topology: Topology, from: SiteName, to: SiteName): Impairment {
+  return combine(pathBetween(topology, from, to).map((l) => l.impairment));
+}
+
+/** Mean round trip added by the network between two sites (there and back, no processing). */
+export function roundTripSeconds(topology: Topology, a: SiteName, b: SiteName): number {
+  return pathImpairment(topology, a, b).latencySeconds + pathImpairment(topology, b, a).latencySeconds;
+}
+
+/**
+ * What an HTTP request pays in round trips. Every packet is delayed, handshakes included, so a request on a
+ * new TCP connection costs the SYN/SYN-ACK round trip plus the request/response one; a reused connection
+ * costs one. Users of other tools file "delay applied twice" bugs because nobody shows them this budget.
+ */
+export function requestBudget(topology: Topology, from: SiteName, to: SiteName) {
+  const rtt = roundTripSeconds(topology, from, to);
+  return {
+    oneWaySeconds: pathImpairment(topology, from, to).latencySeconds,
+    roundTripSeconds: rtt,
+    reusedConnectionSeconds: rtt,
+    newConnectionSeconds: 2 * rtt,
+  };
+}
+
+/** The headline figure: how much lower the ue→edge round trip is than the ue→cloud one (0.6 = 60%). */
+export function predictedReduction(topology: Topology, client = 'ue', near = 'edge', far = 'cloud'): number {
+  const farRtt = roundTripSeconds(topology, client, far);
+  if (farRtt === 0) return 0;
+  return 1 - roundTripSeconds(topology, client, near) / farRtt;
+}
+
+/** Every ordered pair of distinct sites, for tables, gauges and plans. */
+export function sitePairs(topology: Topology): Array<[SiteName, SiteName]> {
+  return topology.sites.flatMap((a) =>
+    topology.sites.filter((b) => b !== a).map((b): [SiteName, SiteName] => [a, b]),
+  );
+}
+
+function sum(xs: number[]): number {
+  return xs.reduce((a, b) => a + b, 0);
+}
