@@ -3,7 +3,8 @@
 
 export type ParseResult = { ok: true; value: number } | { ok: false; message: string };
 
-const DURATION = /^(\d+(?:\.\d+)?)\s*(us|µs|ms|s)$/;
+/** The duration syntax; exported so the JSON Schema is generated from it. */
+export const DURATION = /^(\d+(?:\.\d+)?)\s*(us|µs|ms|s)$/;
 const DURATION_FACTOR: Record<string, number> = { us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1 };
 
 /** A duration such as `6ms`, `0.5ms`, `250us` or `1s`, in seconds. Zero is allowed (`0ms`). */
@@ -18,7 +19,8 @@ export function parseDuration(input: unknown): ParseResult {
   };
 }
 
-const RATE = /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)(?:\/s|ps)?$/i;
+/** The rate syntax (case-insensitive); exported so the JSON Schema is generated from it. */
+export const RATE = /^(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)(?:\/s|ps)?$/i;
 const RATE_FACTOR: Record<string, number> = { bit: 1, kbit: 1e3, mbit: 1e6, gbit: 1e9 };
 
 /** A bit rate such as `800Mbit`, `10Gbit` or `64kbit` (tc's spelling), in bits per second. */
@@ -36,12 +38,15 @@ export function parseRate(input: unknown): ParseResult {
   };
 }
 
+/** A loss written as a percentage; exported so the JSON Schema is generated from it. */
+export const LOSS_PERCENT = /^(\d+(?:\.\d+)?)\s*%$/;
+
 /** A loss probability: `0.1%` or a fraction such as `0.001`, from 0 up to but excluding 1. */
 export function parseLoss(input: unknown): ParseResult {
   let value = Number.NaN;
   if (typeof input === 'number') value = input;
   else if (typeof input === 'string') {
-    const m = /^(\d+(?:\.\d+)?)\s*%$/.exec(input.trim());
+    const m = LOSS_PERCENT.exec(input.trim());
     if (m?.[1]) value = Number(m[1]) / 100;
   }
   if (Number.isFinite(value) && value >= 0 && value < 1) return { ok: true, value };

@@ -40,11 +40,12 @@ export function formatProblems(source: string, problems: Problem[]): string {
   return `invalid link profile (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
 
-const SITE_NAME = /^[a-z][a-z0-9]{0,14}$/;
-const PROFILE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const TOP_KEYS = ['apiVersion', 'kind', 'name', 'description', 'sources', 'sites', 'links'];
-const IMPAIRMENT_KEYS = ['latency', 'jitter', 'distribution', 'loss', 'rate'];
-const LINK_KEYS = [...IMPAIRMENT_KEYS, 'description', 'directions'];
+// Exported so the JSON Schema (schema.ts) is generated from the same rules.
+export const SITE_NAME = /^[a-z][a-z0-9]{0,14}$/;
+export const PROFILE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const TOP_KEYS = ['apiVersion', 'kind', 'name', 'description', 'sources', 'sites', 'links'];
+export const IMPAIRMENT_KEYS = ['latency', 'jitter', 'distribution', 'loss', 'rate'];
+export const LINK_KEYS = [...IMPAIRMENT_KEYS, 'description', 'directions'];
 
 export function validateProfile(doc: unknown): Validation {
   const problems: Problem[] = [];
