@@ -1,0 +1,290 @@
+// The shared server skeleton: a service is a site name, its extra config variables and its routes; this module
+// adds health, readiness, metrics, request ids, structured request logs, the x-mec-site / Server-Timing headers,
+// body limits, content-type checks and the JSON error shape. `createApp()` does not listen (see server.ts).
+import { randomUUID } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import {
+  type CommonConfig,
+  type ConfigOf,
+  type ConfigResult,
+  type ConfigSpec,
+  checkCommonConfig,
+  commonConfigSpec,
+  type Env,
+  parseConfig,
+} from './config.ts';
+import { errorBody, HttpError, toHttpError } from './http-error.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { createMetrics, type ServiceMetrics, type Site, type Workload } from './metrics.ts';
+
+export interface RequestContext {
+  readonly requestId: string;
+  readonly site: Site;
+  readonly log: Logger;
+  readonly metrics: ServiceMetrics;
+  /** Runs the workload's own work and records mec_workload_processing_seconds for it. */
+  timeWorkload<T>(workload: Workload, work: () => T | Promise<T>): Promise<T>;
+}
+
+export interface RouteSpec {
+  readonly method: 'GET' | 'POST';
+  /** An express route template; also the `route` label of the request metrics. */
+  readonly path: string;
+  /** Routes that take a body list the media types they accept; the body arrives as a Buffer in req.body. */
+  readonly body?: { readonly types: readonly string[] };
+  handler(req: Request, res: Response, ctx: RequestContext): void | Promise<void>;
+}
+
+export interface ServiceDeps {
+  readonly site: Site;
+  readonly metrics: ServiceMetrics;
+  readonly log: Logger;
+}
+
+export interface ServiceDefinition<S extends ConfigSpec = ConfigSpec> {
+  readonly site: Site;
+  /** Variables this service reads on top of the common ones. */
+  readonly configSpec: S;
+  /** Cross-variable checks; return one message per problem. */
+  check?(config: ServiceConfig<S>): string[];
+  routes(config: ServiceConfig<S>, deps: ServiceDeps): RouteSpec[];
+}
+
+export type ServiceConfig<S extends ConfigSpec> = CommonConfig & ConfigOf<S>;
+
+export function loadConfig<S extends ConfigSpec>(
+  service: ServiceDefinition<S>,
+  env: Env,
+): ConfigResult<ServiceConfig<S>> {
+  const result = parseConfig({ ...commonConfigSpec, ...service.configSpec }, env);
+  if (!result.ok) return result;
+  const config = result.config as ServiceConfig<S>;
+  const errors = [...checkCommonConfig(config), ...(service.check?.(config) ?? [])];
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/** For tests: the config from `env` (defaults otherwise), or a thrown error listing every problem. */
+export function configFor<S extends ConfigSpec>(
+  service: ServiceDefinition<S>,
+  env: Env = {},
+): ServiceConfig<S> {
+  const result = loadConfig(service, env);
+  if (!result.ok) throw new Error(result.errors.join('\n'));
+  return result.config;
+}
+
+export interface AppState {
+  /** True once listening and until draining starts. */
+  ready: boolean;
+  draining: boolean;
+}
+
+export interface ServiceApp<S extends ConfigSpec = ConfigSpec> {
+  readonly app: express.Express;
+  readonly site: Site;
+  readonly config: ServiceConfig<S>;
+  readonly metrics: ServiceMetrics;
+  readonly log: Logger;
+  readonly state: AppState;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
+
+interface Locals {
+  route: string;
+  ctx: RequestContext;
+}
+
+function locals(res: Response): Locals {
+  return res.locals as Locals;
+}
+
+export function createApp<S extends ConfigSpec>(
+  service: ServiceDefinition<S>,
+  config: ServiceConfig<S>,
+  options: { log?: Logger } = {},
+): ServiceApp<S> {
+  const site = service.site;
+  const log = options.log ?? createLogger(config.logLevel, { site });
+  const metrics = createMetrics(site);
+  const state: AppState = { ready: false, draining: false };
+  const app = express();
+  app.disable('x-powered-by');
+  // ETags would hash every echo and media body for no benefit to this testbed's clients.
+  app.set('etag', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = performance.now();
+    const incoming = req.get('x-request-id');
+    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const reqLog = log.child({ requestId });
+    const ctx: RequestContext = {
+      requestId,
+      site,
+      log: reqLog,
+      metrics,
+      async timeWorkload(workload, work) {
+        const end = metrics.workloadDuration.startTimer({ site, workload });
+        try {
+          return await work();
+        } finally {
+          end();
+        }
+      },
+    };
+    res.locals.route = 'unmatched';
+    res.locals.ctx = ctx;
+    res.setHeader('x-mec-site', site);
+    res.setHeader('x-request-id', requestId);
+    // While draining, ask keep-alive clients to reconnect elsewhere instead of reusing this connection.
+    if (state.draining) res.setHeader('connection', 'close');
+    // Server-Timing must be set before the headers go out; patch this response's writeHead to stamp it then.
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
+      if (!this.headersSent)
+        this.setHeader('server-timing', `app;dur=${(performance.now() - started).toFixed(3)}`);
+      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+    } as typeof res.writeHead;
+    let recorded = false;
+    const record = (aborted: boolean) => {
+      if (recorded) return;
+      recorded = true;
+      const seconds = (performance.now() - started) / 1000;
+      // 499 (nginx's "client closed request") keeps aborted requests visible without inventing a status.
+      const status = aborted ? 499 : res.statusCode;
+      const route = locals(res).route;
+      metrics.requestDuration.observe(
+        { site, route, method: req.method, status_code: String(status) },
+        seconds,
+      );
+      const fields = {
+        method: req.method,
+        path: req.path,
+        route,
+        status,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+        remote: req.socket.remoteAddress,
+      };
+      if (status >= 500) reqLog.error('request', fields);
+      else if (route === '/healthz' || route === '/readyz' || route === '/metrics')
+        reqLog.debug('request', fields);
+      else reqLog.info('request', fields);
+    };
+    res.on('finish', () => record(false));
+    res.on('close', () => record(!res.writableFinished));
+    next();
+  });
+
+  const builtin: RouteSpec[] = [
+    {
+      method: 'GET',
+      path: '/healthz',
+      handler: (_req, res) => {
+        res.json({ status: 'ok', site });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/readyz',
+      handler: (_req, res) => {
+        const ready = state.ready && !state.draining;
+        res.status(ready ? 200 : 503).json({
+          status: ready ? 'ready' : state.draining ? 'draining' : 'starting',
+          site,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handler: async (_req, res) => {
+        const body = await metrics.registry.metrics();
+        res.type(metrics.registry.contentType).send(body);
+      },
+    },
+  ];
+  mountRoutes(app, [...builtin, ...service.routes(config, { site, metrics, log })], config.maxBodyBytes);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(
+      new HttpError(
+        404,
+        'not_found',
+        `no route for ${req.method} ${req.path}; see the service README for routes`,
+      ),
+    );
+  });
+
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const httpError = toHttpError(err);
+    const ctx = locals(res).ctx;
+    if (httpError.status >= 500)
+      ctx?.log.error('request failed', { err, method: req.method, path: req.path });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    for (const [name, value] of Object.entries(httpError.headers)) res.setHeader(name, value);
+    // After 413/415 the rest of the body may still be in flight: do not try to reuse the connection.
+    if (httpError.status === 413 || httpError.status === 415) res.setHeader('connection', 'close');
+    res.status(httpError.status).json(errorBody(httpError.code, httpError.message));
+  });
+
+  return { app, site, config, metrics, log, state };
+}
+
+function mountRoutes(app: express.Express, routes: RouteSpec[], maxBodyBytes: number): void {
+  const byPath = new Map<string, RouteSpec[]>();
+  for (const route of routes) {
+    const list = byPath.get(route.path) ?? [];
+    if (list.some((r) => r.method === route.method))
+      throw new Error(`route ${route.method} ${route.path} twice`);
+    list.push(route);
+    byPath.set(route.path, list);
+  }
+  const rawBody = express.raw({ type: () => true, limit: maxBodyBytes });
+  for (const [path, specs] of byPath) {
+    const chain = app.route(path);
+    const methods = specs.map((s) => s.method);
+    const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
+    for (const spec of specs) {
+      const handlers = [
+        (_req: Request, res: Response, next: NextFunction) => {
+          locals(res).route = spec.path;
+          next();
+        },
+      ];
+      if (spec.body) handlers.push(requireContentType(spec.body.types), rawBody);
+      const register = spec.method === 'GET' ? chain.get.bind(chain) : chain.post.bind(chain);
+      register(...handlers, (req: Request, res: Response) => spec.handler(req, res, locals(res).ctx));
+    }
+    chain.all((req: Request, res: Response, next: NextFunction) => {
+      locals(res).route = path;
+      next(
+        new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow}`, {
+          allow,
+        }),
+      );
+    });
+  }
+}
+
+function requireContentType(types: readonly string[]) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const header = req.get('content-type');
+    const mediaType = header?.split(';')[0]?.trim().toLowerCase();
+    if (!mediaType || !types.includes(mediaType)) {
+      next(
+        new HttpError(
+          415,
+          'unsupported_media_type',
+          `Content-Type ${header ? JSON.stringify(header) : 'is missing'}; this route accepts ${types.join(' or ')}`,
+        ),
+      );
+      return;
+    }
+    next();
+  };
+}
