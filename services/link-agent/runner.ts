@@ -1,0 +1,119 @@
+// The thin layer that runs `tc` and `ip`. ExecRunner executes them (optionally inside a network namespace,
+// via their own `-n` option); RecordingRunner records what would run and answers `show` commands from a
+// scripted state, for the plan's and the reconcile loop's tests. Everything decided lives in plan.ts.
+import { execFile } from 'node:child_process';
+import { parseObserved, parseQdiscStats, type QdiscStats, showCommands } from './observe.ts';
+import { type Command, formatCommand, type ObservedTree } from './plan.ts';
+
+export type Program = 'tc' | 'ip';
+
+export interface CommandRunner {
+  /** Runs the program; resolves to stdout, rejects with a CommandError carrying stderr. */
+  run(program: Program, args: string[]): Promise<string>;
+}
+
+export class CommandError extends Error {
+  readonly program: Program;
+  readonly args: string[];
+  readonly stderr: string;
+  readonly exitCode: number | string | undefined;
+  constructor(program: Program, args: string[], stderr: string, exitCode: number | string | undefined) {
+    super(
+      `\`${program} ${args.join(' ')}\` failed (${exitCode ?? 'no exit code'}): ${stderr.trim() || 'no output'}`,
+    );
+    this.name = 'CommandError';
+    this.program = program;
+    this.args = args;
+    this.stderr = stderr;
+    this.exitCode = exitCode;
+  }
+}
+
+export interface ExecRunnerOptions {
+  /** Run inside this network namespace (`tc -n NS`, `ip -n NS`); the tests use it, the agent does not. */
+  netns?: string;
+  timeoutMs?: number;
+  /** Where tc and ip live; default: PATH. */
+  tcPath?: string;
+  ipPath?: string;
+}
+
+export class ExecRunner implements CommandRunner {
+  readonly #options: ExecRunnerOptions;
+  constructor(options: ExecRunnerOptions = {}) {
+    this.#options = options;
+  }
+  run(program: Program, args: string[]): Promise<string> {
+    const { netns, timeoutMs = 10_000 } = this.#options;
+    const binary = program === 'tc' ? (this.#options.tcPath ?? 'tc') : (this.#options.ipPath ?? 'ip');
+    const full = netns ? ['-n', netns, ...args] : args;
+    return new Promise((resolve, reject) => {
+      execFile(binary, full, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+        if (err) {
+          const code = (err as NodeJS.ErrnoException & { code?: number | string }).code;
+          reject(new CommandError(program, full, String(stderr) || err.message, code));
+        } else resolve(String(stdout));
+      });
+    });
+  }
+}
+
+export interface RecordedCall {
+  program: Program;
+  args: string[];
+}
+
+/**
+ * Records every call. `show` calls are answered by `respond` (default: an interface with only the kernel's
+ * default root), every other call succeeds unless `fail` says otherwise.
+ */
+export class RecordingRunner implements CommandRunner {
+  readonly calls: RecordedCall[] = [];
+  respond: (program: Program, args: string[]) => string | undefined = () => undefined;
+  fail: (program: Program, args: string[]) => string | undefined = () => undefined;
+
+  async run(program: Program, args: string[]): Promise<string> {
+    this.calls.push({ program, args: [...args] });
+    const stderr = this.fail(program, args);
+    if (stderr !== undefined) throw new CommandError(program, args, stderr, 2);
+    const answer = this.respond(program, args);
+    if (answer !== undefined) return answer;
+    if (program === 'tc' && args.includes('show')) {
+      if (args.includes('qdisc'))
+        return '[{"kind":"noqueue","handle":"0:","root":true,"refcnt":2,"options":{}}]';
+      return args.includes('class') ? '' : '[]';
+    }
+    return '';
+  }
+
+  /** The changing tc commands recorded so far (not the `show` ones), as printed command lines. */
+  changes(): string[] {
+    return this.calls
+      .filter((c) => c.program === 'tc' && !c.args.includes('show'))
+      .map((c) => formatCommand(c.args));
+  }
+
+  clear(): void {
+    this.calls.length = 0;
+  }
+}
+
+/** Reads the device's tree. */
+export async function observe(runner: CommandRunner, device: string): Promise<ObservedTree> {
+  const show = showCommands(device);
+  const [q, c, f] = await Promise.all([
+    runner.run('tc', show.qdisc),
+    runner.run('tc', show.class),
+    runner.run('tc', show.filter),
+  ]);
+  return parseObserved(q, c, f);
+}
+
+export async function qdiscStats(runner: CommandRunner, device: string): Promise<QdiscStats[]> {
+  return parseQdiscStats(await runner.run('tc', showCommands(device).qdisc));
+}
+
+/** Runs the commands in order and stops at the first failure (the next reconcile re-plans from what is there). */
+export async function applyCommands(runner: CommandRunner, commands: readonly Command[]): Promise<void> {
+  for (const command of commands) await runner.run('tc', [...command]);
+}
