@@ -1,0 +1,136 @@
+// The agent's Prometheus metrics, named by the team's link emulation contract (the link proxy exports the same
+// configured gauges with backend="proxy"), and its small HTTP server: GET /metrics, GET /healthz.
+import { createServer, type Server } from 'node:http';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import type { DesiredTree } from './plan.ts';
+
+const BACKEND = 'netem';
+type LinkLabels = 'link' | 'from' | 'to' | 'backend';
+
+export interface AgentMetrics {
+  readonly registry: Registry;
+  /** Shows what is applied now; no tree (netem missing, no profile, torn down) → no configured series. */
+  setConfigured(tree: DesiredTree | undefined): void;
+  setNetemAvailable(node: string, available: boolean): void;
+  /** Cumulative drops read from `tc -s -j qdisc show` for the leaf towards `to`. */
+  observeDrops(from: string, to: string, cumulative: number): void;
+  applied(at: Date): void;
+  applyFailed(): void;
+}
+
+export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): AgentMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+  const gauge = (name: string, help: string) =>
+    new Gauge<LinkLabels>({
+      name,
+      help,
+      labelNames: ['link', 'from', 'to', 'backend'],
+      registers: [registry],
+    });
+  const latency = gauge(
+    'mec_link_configured_latency_seconds',
+    'Configured one-way delay of the path to a site.',
+  );
+  const jitter = gauge('mec_link_configured_jitter_seconds', 'Configured delay variation of the path.');
+  const loss = gauge('mec_link_configured_loss_ratio', 'Configured packet loss probability of the path.');
+  const rate = gauge(
+    'mec_link_configured_rate_bytes_per_second',
+    'Configured rate of the path in bytes per second (0 = unlimited).',
+  );
+  const profileInfo = new Gauge({
+    name: 'mec_link_profile_info',
+    help: 'The link profile applied (1).',
+    labelNames: ['profile', 'backend'],
+    registers: [registry],
+  });
+  const netem = new Gauge({
+    name: 'mec_link_netem_available',
+    help: 'Whether this node kernel can run netem (1) or not (0), from the start-up probe.',
+    labelNames: ['node'],
+    registers: [registry],
+  });
+  const drops = new Counter({
+    name: 'mec_link_netem_drops_total',
+    help: 'Packets dropped by the netem leaf towards a site (emulated loss and queue overflow).',
+    labelNames: ['from', 'to'],
+    registers: [registry],
+  });
+  const lastApply = new Gauge({
+    name: 'mec_link_agent_last_apply_timestamp_seconds',
+    help: 'When the agent last brought the tc tree in line with the profile and nodes.',
+    registers: [registry],
+  });
+  const applyErrors = new Counter({
+    name: 'mec_link_agent_apply_errors_total',
+    help: 'Reconciles that failed (a tc command or the read-back failed).',
+    registers: [registry],
+  });
+  applyErrors.inc(0);
+  // tc's counters restart when a leaf is replaced: count the increase since the last reading.
+  const lastDrops = new Map<string, number>();
+
+  return {
+    registry,
+    setConfigured(tree) {
+      for (const g of [latency, jitter, loss, rate]) g.reset();
+      profileInfo.reset();
+      if (!tree) return;
+      profileInfo.set({ profile: tree.profile, backend: BACKEND }, 1);
+      for (const c of tree.classes) {
+        const labels = { link: c.link, from: tree.site, to: c.to, backend: BACKEND };
+        latency.set(labels, c.impairment.latencySeconds);
+        jitter.set(labels, c.impairment.jitterSeconds);
+        loss.set(labels, c.impairment.loss);
+        rate.set(labels, c.impairment.rateBitsPerSecond === null ? 0 : c.impairment.rateBitsPerSecond / 8);
+      }
+    },
+    setNetemAvailable(node, available) {
+      netem.reset();
+      netem.set({ node }, available ? 1 : 0);
+    },
+    observeDrops(from, to, cumulative) {
+      const key = `${from}|${to}`;
+      const before = lastDrops.get(key) ?? 0;
+      const increase = cumulative >= before ? cumulative - before : cumulative;
+      lastDrops.set(key, cumulative);
+      drops.inc({ from, to }, increase);
+    },
+    applied(at) {
+      lastApply.set(at.getTime() / 1000);
+    },
+    applyFailed() {
+      applyErrors.inc();
+    },
+  };
+}
+
+/** GET /metrics and GET /healthz; JSON errors otherwise. `healthy` says whether the loop is alive. */
+export function createMetricsServer(
+  metrics: AgentMetrics,
+  health: () => { ok: boolean; [key: string]: unknown },
+): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      json(405, { error: { code: 'method_not_allowed', message: `${req.method} is not allowed; use GET` } });
+      return;
+    }
+    if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: Error) => json(500, { error: { code: 'metrics_failed', message: err.message } }),
+      );
+    } else if (path === '/healthz') {
+      const h = health();
+      json(h.ok ? 200 : 503, h);
+    } else json(404, { error: { code: 'not_found', message: `no route ${path}; try /metrics or /healthz` } });
+  });
+}
