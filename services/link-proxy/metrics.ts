@@ -1,0 +1,130 @@
+// The proxy's Prometheus metrics. The configured-link gauges are the same as the link agent's (contract in
+// the team notes, backend="proxy"), so dashboards compare "configured" with "measured" whichever backend
+// runs. A multi-hop route is exported as a path: link="ue-edge+edge-cloud", from="ue", to="cloud".
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Impairment, Topology } from '../topology/index.ts';
+
+export type LinkLabels = { link: string; from: string; to: string };
+
+const LINK_LABELS = ['link', 'from', 'to', 'backend'] as const;
+
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const configured = {
+    latency: new Gauge({
+      name: 'mec_link_configured_latency_seconds',
+      help: 'Configured one-way latency of a link or path',
+      labelNames: LINK_LABELS,
+      registers: [registry],
+    }),
+    jitter: new Gauge({
+      name: 'mec_link_configured_jitter_seconds',
+      help: 'Configured jitter of a link or path (paths: independent jitters added in variance)',
+      labelNames: LINK_LABELS,
+      registers: [registry],
+    }),
+    loss: new Gauge({
+      name: 'mec_link_configured_loss_ratio',
+      help: 'Configured packet loss probability of a link or path (the proxy cannot drop packets: see LOSS_MODE)',
+      labelNames: LINK_LABELS,
+      registers: [registry],
+    }),
+    rate: new Gauge({
+      name: 'mec_link_configured_rate_bytes_per_second',
+      help: 'Configured capacity of a link or path in bytes per second (0 = unlimited)',
+      labelNames: LINK_LABELS,
+      registers: [registry],
+    }),
+    info: new Gauge({
+      name: 'mec_link_profile_info',
+      help: 'The link profile in force (value 1)',
+      labelNames: ['profile', 'backend'] as const,
+      registers: [registry],
+    }),
+  };
+  const bytes = new Counter({
+    name: 'mec_link_proxy_bytes_total',
+    help: 'Bytes the proxy delivered across a link or path, per direction',
+    labelNames: ['link', 'from', 'to'] as const,
+    registers: [registry],
+  });
+  const addedDelay = new Histogram({
+    name: 'mec_link_proxy_added_delay_seconds',
+    help: 'Time each chunk spent in the proxy, from read to write (delay, jitter, rate, ordering, handshake)',
+    labelNames: ['link', 'from', 'to'] as const,
+    buckets: [
+      0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.02, 0.025, 0.03,
+      0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5,
+    ],
+    registers: [registry],
+  });
+  const connections = new Counter({
+    name: 'mec_link_proxy_connections_total',
+    help: 'Connections accepted on a route (labelled with its forward direction)',
+    labelNames: ['link', 'from', 'to'] as const,
+    registers: [registry],
+  });
+  const activeConnections = new Gauge({
+    name: 'mec_link_proxy_active_connections',
+    help: 'Connections open on a route',
+    labelNames: ['link', 'from', 'to'] as const,
+    registers: [registry],
+  });
+  const lateness = new Histogram({
+    name: 'mec_link_proxy_release_lateness_seconds',
+    help: 'How late the proxy released chunks after their scheduled time (its own timing error)',
+    buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01],
+    registers: [registry],
+  });
+  const faults = new Gauge({
+    name: 'mec_link_proxy_fault',
+    help: 'Connection faults injected on a link (1 while active)',
+    labelNames: ['link', 'type'] as const,
+    registers: [registry],
+  });
+  const profileChanges = new Counter({
+    name: 'mec_link_proxy_profile_changes_total',
+    help: 'Profile changes asked for at run time, by outcome (applied | rejected)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+
+  /** Replaces every configured gauge: a new profile may have other links, so old series must go. */
+  function setConfigured(topology: Topology, paths: Array<LinkLabels & { impairment: Impairment }>) {
+    for (const g of [
+      configured.latency,
+      configured.jitter,
+      configured.loss,
+      configured.rate,
+      configured.info,
+    ])
+      g.reset();
+    configured.info.set({ profile: topology.name, backend: 'proxy' }, 1);
+    const rows = [
+      ...topology.links.map((l) => ({ link: l.link, from: l.from, to: l.to, impairment: l.impairment })),
+      ...paths,
+    ];
+    for (const { link, from, to, impairment } of rows) {
+      const labels = { link, from, to, backend: 'proxy' };
+      configured.latency.set(labels, impairment.latencySeconds);
+      configured.jitter.set(labels, impairment.jitterSeconds);
+      configured.loss.set(labels, impairment.loss);
+      configured.rate.set(labels, (impairment.rateBitsPerSecond ?? 0) / 8);
+    }
+  }
+
+  return {
+    registry,
+    setConfigured,
+    bytes,
+    addedDelay,
+    connections,
+    activeConnections,
+    lateness,
+    faults,
+    profileChanges,
+  };
+}
+
+export type ProxyMetrics = ReturnType<typeof createMetrics>;

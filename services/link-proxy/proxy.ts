@@ -1,0 +1,578 @@
+// The link proxy's runtime: listeners, connections and the two pipes of each connection. Every decision
+// (when a chunk leaves, how the handshake is timed) is made in schedule.ts; this file reads sockets,
+// applies those decisions on the precise scheduler, and keeps the books (metrics, stats, faults).
+import net from 'node:net';
+import {
+  type DirectedLink,
+  type Impairment,
+  pathBetween,
+  pathImpairment,
+  type Topology,
+} from '../topology/index.ts';
+import type { Rng } from './jitter.ts';
+import type { LinkLabels, ProxyMetrics } from './metrics.ts';
+import {
+  type BucketState,
+  bucketFor,
+  controlDelayNs,
+  decideChunk,
+  establishedAt,
+  fullBucket,
+  type Hop,
+  handshake,
+  type LossMode,
+  sentAt,
+} from './schedule.ts';
+import { nowNs, type PreciseScheduler, type TimerHandle } from './timer.ts';
+
+/** A listener: connections to `listenHost:listenPort` cross the path from→to, then reach the upstream. */
+export interface RouteSpec {
+  listenHost: string;
+  listenPort: number;
+  from: string;
+  to: string;
+  upstreamHost: string;
+  upstreamPort: number;
+}
+
+export const FAULT_TYPES = ['reset', 'timeout', 'refuse'] as const;
+export type FaultType = (typeof FAULT_TYPES)[number];
+/**
+ * reset   — every open connection crossing the link is reset (RST both ways), and new ones right after accept;
+ * timeout — a black hole: nothing crosses (data waits, new connections are never dialled upstream) until
+ *           cleared, when held data flows again as TCP's retransmissions would deliver it;
+ * refuse  — the route stops listening, so new connections are refused (ECONNREFUSED); open ones live on.
+ */
+export const FAULT_HELP: Record<FaultType, string> = {
+  reset: 'reset open connections and every new one',
+  timeout: 'black hole: nothing crosses until cleared (then held data flows)',
+  refuse: 'stop listening: new connections are refused, open ones live on',
+};
+
+// A connection direction buffers at most this much before it stops reading its source (a socket buffer).
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
+const LOW_WATER_BYTES = 1024 * 1024;
+
+/** A directed link's shared state: its bucket is shared by every route and connection crossing it. */
+interface LinkRuntime {
+  link: DirectedLink;
+  hop: Hop;
+  bucket: BucketState | null;
+}
+
+interface DirectionPlan {
+  labels: LinkLabels;
+  links: LinkRuntime[];
+  hops: Hop[];
+  impairment: Impairment;
+}
+
+interface RoutePlan {
+  forward: DirectionPlan;
+  reverse: DirectionPlan;
+}
+
+export interface ProxyOptions {
+  scheduler: PreciseScheduler;
+  metrics: ProxyMetrics;
+  rng: Rng;
+  lossMode: LossMode;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Route plans for a topology, or the reason the routes cannot be served by it. Pure but for the clock. */
+export function planRoutes(
+  topology: Topology,
+  routes: readonly RouteSpec[],
+  now: number,
+): { ok: true; plans: RoutePlan[] } | { ok: false; problems: Array<{ path: string; message: string }> } {
+  const shared = new Map<string, LinkRuntime>();
+  for (const link of topology.links) {
+    const bucket = bucketFor(link.impairment.rateBitsPerSecond);
+    shared.set(`${link.from}->${link.to}`, {
+      link,
+      hop: { impairment: link.impairment, bucket },
+      bucket: bucket ? fullBucket(bucket, now) : null,
+    });
+  }
+  const problems: Array<{ path: string; message: string }> = [];
+  const plans: RoutePlan[] = [];
+  // Both directions of a route carry the forward path's name (link="ue-edge+edge-cloud", from/to swapped),
+  // as a single link carries its one name both ways.
+  const direction = (from: string, to: string, link: string): DirectionPlan => {
+    const links = pathBetween(topology, from, to).map((l) => shared.get(`${l.from}->${l.to}`) as LinkRuntime);
+    return {
+      labels: { link, from, to },
+      links,
+      hops: links.map((l) => l.hop),
+      impairment: pathImpairment(topology, from, to),
+    };
+  };
+  for (const r of routes) {
+    const missing = [r.from, r.to].filter((s) => !topology.sites.includes(s));
+    if (missing.length > 0) {
+      problems.push({
+        path: 'sites',
+        message: `route ${r.listenPort} (${r.from}->${r.to}) needs site(s) ${missing.join(', ')}, which this profile does not declare`,
+      });
+      continue;
+    }
+    const name = pathBetween(topology, r.from, r.to)
+      .map((l) => l.link)
+      .join('+');
+    plans.push({ forward: direction(r.from, r.to, name), reverse: direction(r.to, r.from, name) });
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, plans };
+}
+
+interface Queued {
+  data: Buffer | null; // null: the sender's FIN
+  releaseNs: number;
+  arrivalNs: number;
+}
+
+/** One direction of one connection: reads `src`, delays, writes `dst` in order. */
+class Pipe {
+  private readonly queue: Queued[] = [];
+  private pre: Array<{ data: Buffer | null; arrivalNs: number }> | null;
+  private queuedBytes = 0;
+  private lastReleaseNs = 0;
+  private timer: TimerHandle | undefined;
+  private paused = false;
+  establishedNs = 0;
+  dst: net.Socket | null = null;
+  bytes = 0;
+
+  private readonly conn: Connection;
+  readonly forward: boolean;
+  readonly src: () => net.Socket | null;
+
+  constructor(conn: Connection, forward: boolean, src: () => net.Socket | null) {
+    this.conn = conn;
+    this.forward = forward;
+    this.src = src;
+    // The forward pipe holds what the client sends until the emulated handshake completes (see schedule.ts).
+    this.pre = forward ? [] : null;
+  }
+
+  private plan(): DirectionPlan {
+    return this.forward ? this.conn.route.plan.forward : this.conn.route.plan.reverse;
+  }
+
+  push(data: Buffer | null, arrivalNs: number): void {
+    if (this.pre) {
+      this.pre.push({ data, arrivalNs });
+      this.account(data?.length ?? 0);
+      return;
+    }
+    this.decide(data, arrivalNs);
+  }
+
+  /** The connection is set up from the client's side: what it sent so far counts as sent now. */
+  establish(atNs: number): void {
+    this.establishedNs = atNs;
+    const held = this.pre ?? [];
+    this.pre = null;
+    for (const h of held) {
+      this.account(-(h.data?.length ?? 0));
+      this.decide(h.data, h.arrivalNs);
+    }
+  }
+
+  private decide(data: Buffer | null, arrivalNs: number): void {
+    const plan = this.plan();
+    const p = this.conn.proxy.options;
+    const d = decideChunk({
+      hops: plan.hops,
+      buckets: plan.links.map((l) => l.bucket),
+      bytes: data?.length ?? 0,
+      sentNs: sentAt(arrivalNs, this.establishedNs),
+      previousReleaseNs: this.lastReleaseNs,
+      rng: p.rng,
+      lossMode: p.lossMode,
+    });
+    plan.links.forEach((l, i) => {
+      l.bucket = d.buckets[i] ?? null;
+    });
+    this.lastReleaseNs = d.releaseNs;
+    this.queue.push({ data, releaseNs: d.releaseNs, arrivalNs });
+    this.account(data?.length ?? 0);
+    this.arm();
+  }
+
+  private account(delta: number): void {
+    this.queuedBytes += delta;
+    const src = this.src();
+    if (!src) return;
+    if (!this.paused && this.queuedBytes > HIGH_WATER_BYTES) {
+      this.paused = true;
+      src.pause();
+    } else if (this.paused && this.queuedBytes < LOW_WATER_BYTES && !this.dst?.writableNeedDrain) {
+      this.paused = false;
+      src.resume();
+    }
+  }
+
+  private arm(): void {
+    const head = this.queue[0];
+    if (this.timer || !head) return;
+    this.timer = this.conn.proxy.options.scheduler.at(head.releaseNs, this.flush);
+  }
+
+  readonly flush = (): void => {
+    this.timer = undefined;
+    if (this.conn.route.stalled || !this.dst) return; // a black hole, or not dialled yet
+    const now = nowNs();
+    const m = this.conn.proxy.options.metrics;
+    const labels = this.plan().labels;
+    while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= now) {
+      const q = this.queue.shift() as Queued;
+      if (q.data === null) this.dst.end();
+      else {
+        if (!this.dst.destroyed) this.dst.write(q.data);
+        this.bytes += q.data.length;
+        m.bytes.inc(labels, q.data.length);
+        this.account(-q.data.length);
+      }
+      m.addedDelay.observe(labels, (now - q.arrivalNs) / 1e9);
+    }
+    if (this.dst.writableNeedDrain && !this.paused) {
+      this.paused = true;
+      this.src()?.pause();
+      this.dst.once('drain', () => this.account(0));
+    }
+    this.arm();
+  };
+
+  cancel(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+}
+
+class Connection {
+  upstream: net.Socket | null = null;
+  readonly fwd: Pipe;
+  readonly rev: Pipe;
+  readonly proxy: LinkProxy;
+  readonly route: Route;
+  readonly client: net.Socket;
+  /** Metric labels as of the accept, so the active-connections gauge goes back down on the same series. */
+  readonly labels: LinkLabels;
+  private dialTimer: TimerHandle | undefined;
+  private upstreamConnected = false;
+  waitingDial = false;
+  closed = false;
+
+  constructor(proxy: LinkProxy, route: Route, client: net.Socket) {
+    this.proxy = proxy;
+    this.route = route;
+    this.client = client;
+    this.labels = route.plan.forward.labels;
+    this.fwd = new Pipe(this, true, () => this.client);
+    this.rev = new Pipe(this, false, () => this.upstream);
+    this.rev.dst = client;
+  }
+
+  start(acceptNs: number): void {
+    const o = this.proxy.options;
+    const c = this.client;
+    c.setNoDelay(true);
+    c.on('data', (chunk: Buffer) => this.fwd.push(chunk, nowNs()));
+    c.on('end', () => this.fwd.push(null, nowNs()));
+    c.on('error', () => {}); // reported by 'close' with hadError
+    c.on('close', (hadError: boolean) => (hadError ? this.reset() : this.maybeFinish()));
+    const forward = controlDelayNs(this.route.plan.forward.hops, o.rng, o.lossMode, true);
+    const { dialAtNs } = handshake(acceptNs, forward);
+    this.dialTimer = o.scheduler.at(dialAtNs, () => this.dial());
+  }
+
+  /** The SYN reached the server: dial it (unless the route is a black hole; then when it is cleared). */
+  dial(): void {
+    this.dialTimer = undefined;
+    if (this.closed) return;
+    if (this.route.stalled) {
+      this.waitingDial = true;
+      return;
+    }
+    this.waitingDial = false;
+    const o = this.proxy.options;
+    const up = net.connect({
+      host: this.route.spec.upstreamHost,
+      port: this.route.spec.upstreamPort,
+      allowHalfOpen: true,
+      noDelay: true,
+    });
+    this.upstream = up;
+    up.on('connect', () => {
+      this.upstreamConnected = true;
+      const reverse = controlDelayNs(this.route.plan.reverse.hops, o.rng, o.lossMode);
+      this.fwd.dst = up;
+      this.fwd.establish(establishedAt(nowNs(), reverse));
+      this.fwd.flush();
+    });
+    up.on('data', (chunk: Buffer) => this.rev.push(chunk, nowNs()));
+    up.on('end', () => this.rev.push(null, nowNs()));
+    up.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.upstreamConnected) return; // reported by 'close' with hadError
+      // The server refused or is unreachable: the client learns it one reverse delay later, as an RST.
+      o.log('warn', 'upstream dial failed', { route: this.route.name, error: err.code ?? err.message });
+      const back = controlDelayNs(this.route.plan.reverse.hops, o.rng, o.lossMode);
+      o.scheduler.at(nowNs() + back, () => this.reset());
+    });
+    up.on('close', (hadError: boolean) => {
+      if (!this.upstreamConnected) return;
+      if (hadError) this.reset();
+      else this.maybeFinish();
+    });
+  }
+
+  private maybeFinish(): void {
+    if (this.client.destroyed && (this.upstream?.destroyed ?? true)) this.finish();
+  }
+
+  /** One side broke (or a reset fault): reset both at once. */
+  reset(): void {
+    if (!this.client.destroyed) this.client.resetAndDestroy();
+    if (this.upstream && !this.upstream.destroyed) this.upstream.resetAndDestroy();
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.dialTimer?.cancel();
+    this.fwd.cancel();
+    this.rev.cancel();
+    this.route.connections.delete(this);
+    this.proxy.options.metrics.activeConnections.dec(this.labels);
+  }
+
+  /** A black hole was cleared: dial if the SYN was held, and let held data go. */
+  resume(): void {
+    if (this.waitingDial) this.dial();
+    this.fwd.flush();
+    this.rev.flush();
+  }
+}
+
+class Route {
+  readonly connections = new Set<Connection>();
+  readonly server: net.Server;
+  listening = false;
+  stalled = false;
+  totalConnections = 0;
+
+  readonly proxy: LinkProxy;
+  readonly spec: RouteSpec;
+  plan: RoutePlan;
+
+  constructor(proxy: LinkProxy, spec: RouteSpec, plan: RoutePlan) {
+    this.proxy = proxy;
+    this.spec = spec;
+    this.plan = plan;
+    this.server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  get name(): string {
+    return `${this.spec.listenHost}:${this.spec.listenPort} ${this.spec.from}->${this.spec.to} ${this.spec.upstreamHost}:${this.spec.upstreamPort}`;
+  }
+
+  /** The undirected links this route crosses (fault targets). */
+  links(): string[] {
+    return this.plan.forward.links.map((l) => l.link.link);
+  }
+
+  private accept(socket: net.Socket): void {
+    const acceptNs = nowNs();
+    const m = this.proxy.options.metrics;
+    m.connections.inc(this.plan.forward.labels);
+    this.totalConnections++;
+    if (this.proxy.faultsOn(this).includes('reset')) {
+      socket.resetAndDestroy();
+      return;
+    }
+    const conn = new Connection(this.proxy, this, socket);
+    this.connections.add(conn);
+    m.activeConnections.inc(this.plan.forward.labels);
+    conn.start(acceptNs);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(this.spec.listenPort, this.spec.listenHost, () => {
+        this.server.off('error', onError);
+        this.listening = true;
+        resolve();
+      });
+    });
+  }
+
+  stopListening(): Promise<void> {
+    this.listening = false;
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** The port it actually listens on (tests bind port 0). */
+  port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : this.spec.listenPort;
+  }
+}
+
+export interface FaultState {
+  link: string;
+  type: FaultType;
+  sinceMs: number;
+}
+
+export class LinkProxy {
+  readonly routes: Route[] = [];
+  topology: Topology;
+  profileDocument: unknown;
+  private readonly faults = new Map<string, FaultState>();
+  readonly options: ProxyOptions;
+
+  constructor(
+    options: ProxyOptions,
+    topology: Topology,
+    specs: readonly RouteSpec[],
+    profileDocument?: unknown,
+  ) {
+    this.options = options;
+    const planned = planRoutes(topology, specs, nowNs());
+    if (!planned.ok) throw new Error(planned.problems.map((p) => p.message).join('; '));
+    this.topology = topology;
+    this.profileDocument = profileDocument;
+    specs.forEach((spec, i) => {
+      this.routes.push(new Route(this, spec, planned.plans[i] as RoutePlan));
+    });
+    this.publishConfigured();
+  }
+
+  async start(): Promise<void> {
+    for (const r of this.routes) await r.listen();
+  }
+
+  /**
+   * Swaps in a validated topology for every route at once, or changes nothing and says why. Chunks already
+   * scheduled keep their release time (they are on the wire); the next chunk of every connection crosses
+   * the new links, whose buckets start full.
+   */
+  setTopology(
+    topology: Topology,
+    profileDocument?: unknown,
+  ): { ok: true } | { ok: false; problems: Array<{ path: string; message: string }> } {
+    const planned = planRoutes(
+      topology,
+      this.routes.map((r) => r.spec),
+      nowNs(),
+    );
+    if (!planned.ok) return planned;
+    this.routes.forEach((r, i) => {
+      r.plan = planned.plans[i] as RoutePlan;
+    });
+    this.topology = topology;
+    this.profileDocument = profileDocument;
+    const known = new Set(topology.links.map((l) => l.link));
+    for (const link of [...this.faults.keys()]) {
+      if (!known.has(link)) void this.clearFault(link);
+    }
+    this.publishConfigured();
+    return { ok: true };
+  }
+
+  private publishConfigured(): void {
+    const paths: Array<LinkLabels & { impairment: Impairment }> = [];
+    const seen = new Set<string>();
+    for (const r of this.routes) {
+      for (const d of [r.plan.forward, r.plan.reverse]) {
+        const key = `${d.labels.link}|${d.labels.from}|${d.labels.to}`;
+        if (d.links.length > 1 && !seen.has(key)) {
+          seen.add(key);
+          paths.push({ ...d.labels, impairment: d.impairment });
+        }
+      }
+    }
+    this.options.metrics.setConfigured(this.topology, paths);
+  }
+
+  faultsOn(route: Route): FaultType[] {
+    return route
+      .links()
+      .map((l) => this.faults.get(l)?.type)
+      .filter((t): t is FaultType => t !== undefined);
+  }
+
+  listFaults(): FaultState[] {
+    return [...this.faults.values()];
+  }
+
+  hasLink(link: string): boolean {
+    return this.topology.links.some((l) => l.link === link);
+  }
+
+  /** Injects a fault on an undirected link; every route crossing it is affected. One fault per link. */
+  async setFault(link: string, type: FaultType): Promise<void> {
+    if (this.faults.has(link)) await this.clearFault(link);
+    this.faults.set(link, { link, type, sinceMs: Date.now() });
+    this.options.metrics.faults.set({ link, type }, 1);
+    this.options.log('warn', 'fault injected', { link, type });
+    await this.applyFaults();
+  }
+
+  async clearFault(link: string): Promise<boolean> {
+    const f = this.faults.get(link);
+    if (!f) return false;
+    this.faults.delete(link);
+    this.options.metrics.faults.remove({ link, type: f.type });
+    this.options.log('info', 'fault cleared', { link, type: f.type });
+    await this.applyFaults();
+    return true;
+  }
+
+  private async applyFaults(): Promise<void> {
+    for (const r of this.routes) {
+      const types = this.faultsOn(r);
+      const wasStalled = r.stalled;
+      r.stalled = types.includes('timeout');
+      if (types.includes('reset')) for (const c of [...r.connections]) c.reset();
+      if (wasStalled && !r.stalled) for (const c of r.connections) c.resume();
+      if (types.includes('refuse') && r.listening) await r.stopListening();
+      if (!types.includes('refuse') && !r.listening) {
+        try {
+          await r.listen();
+        } catch (err) {
+          this.options.log('error', 'cannot listen again after a refuse fault', {
+            route: r.name,
+            error: (err as Error).message,
+          });
+        }
+      }
+    }
+  }
+
+  /** Routes, their paths and counters, for the admin API. */
+  describe() {
+    return this.routes.map((r) => ({
+      listen: `${r.spec.listenHost}:${r.port()}`,
+      upstream: `${r.spec.upstreamHost}:${r.spec.upstreamPort}`,
+      path: `${r.spec.from}->${r.spec.to}`,
+      links: r.links(),
+      listening: r.listening,
+      faults: this.faultsOn(r),
+      forward: { ...r.plan.forward.labels, impairment: r.plan.forward.impairment },
+      reverse: { ...r.plan.reverse.labels, impairment: r.plan.reverse.impairment },
+      connections: { active: r.connections.size, total: r.totalConnections },
+    }));
+  }
+
+  async close(): Promise<void> {
+    for (const r of this.routes) {
+      if (r.listening) await r.stopListening();
+      for (const c of [...r.connections]) c.reset();
+    }
+  }
+}

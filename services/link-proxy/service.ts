@@ -1,0 +1,91 @@
+// Wires the proxy's parts together: profile, scheduler, metrics, listeners and the admin API. main.ts
+// adds the process concerns (env, signals); tests start this in-process on port 0.
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadProfile, PRESETS } from '../topology/index.ts';
+import { createAdminServer } from './admin.ts';
+import type { LogLevel, ProxyConfig } from './config.ts';
+import { seededRng } from './jitter.ts';
+import { createMetrics } from './metrics.ts';
+import { LinkProxy } from './proxy.ts';
+import { PreciseScheduler } from './timer.ts';
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** One JSON object per line on stdout, like the other services, so `make dev` and kubectl read the same. */
+export function jsonLog(level: LogLevel, write = (line: string) => process.stdout.write(`${line}\n`)): Log {
+  return (lvl, msg, fields) => {
+    if (ORDER[lvl] < ORDER[level]) return;
+    write(
+      JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, service: 'link-proxy', ...fields }),
+    );
+  };
+}
+
+export interface LinkProxyService {
+  proxy: LinkProxy;
+  admin: http.Server;
+  adminPort(): number;
+  routePorts(): number[];
+  stop(timeoutSeconds?: number): Promise<void>;
+}
+
+export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<LinkProxyService> {
+  const topology = await loadProfile(config.profile);
+  const scheduler = new PreciseScheduler({ mode: config.timerMode });
+  const metrics = createMetrics();
+  scheduler.onLateness = (ns) => metrics.lateness.observe(ns / 1e9);
+  const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
+  const proxy = new LinkProxy(
+    { scheduler, metrics, rng, lossMode: config.lossMode, log },
+    topology,
+    config.routes,
+    PRESETS[config.profile] ?? { file: config.profile },
+  );
+  await proxy.start();
+  const admin = createAdminServer(proxy, {
+    ready: () => proxy.routes.every((r) => r.listening || proxy.faultsOn(r).includes('refuse')),
+    metrics: async () => ({
+      contentType: metrics.registry.contentType,
+      body: await metrics.registry.metrics(),
+    }),
+  });
+  await new Promise<void>((resolve, reject) => {
+    admin.once('error', reject);
+    admin.listen(config.adminPort, config.adminHost, () => resolve());
+  });
+  const adminPort = () => (admin.address() as AddressInfo).port;
+  log('info', 'link proxy started', {
+    profile: topology.name,
+    admin: `${config.adminHost}:${adminPort()}`,
+    lossMode: config.lossMode,
+    timerMode: config.timerMode,
+    routes: proxy.describe().map((r) => `${r.listen} ${r.path} [${r.links.join('+')}] -> ${r.upstream}`),
+  });
+  if (config.lossMode === 'none' && topology.links.some((l) => l.impairment.loss > 0)) {
+    log(
+      'info',
+      'packet loss is not emulated by a TCP proxy (LOSS_MODE=rto approximates it); use the netem backend for loss',
+    );
+  }
+  return {
+    proxy,
+    admin,
+    adminPort,
+    routePorts: () => proxy.routes.map((r) => r.port()),
+    async stop(timeoutSeconds = 0) {
+      // Stop accepting, give open connections a grace period, then reset what is left.
+      for (const r of proxy.routes) if (r.listening) await r.stopListening();
+      const deadline = Date.now() + timeoutSeconds * 1000;
+      while (proxy.routes.some((r) => r.connections.size > 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await proxy.close();
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      scheduler.close();
+    },
+  };
+}
