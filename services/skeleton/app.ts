@@ -138,13 +138,14 @@ export function createApp<S extends ConfigSpec>(
     res.locals.ctx = ctx;
     res.setHeader('x-mec-site', site);
     res.setHeader('x-request-id', requestId);
-    // While draining, ask keep-alive clients to reconnect elsewhere instead of reusing this connection.
-    if (state.draining) res.setHeader('connection', 'close');
     // Server-Timing must be set before the headers go out; patch this response's writeHead to stamp it then.
     const writeHead = res.writeHead;
     res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-      if (!this.headersSent)
+      if (!this.headersSent) {
         this.setHeader('server-timing', `app;dur=${(performance.now() - started).toFixed(3)}`);
+        // While draining, ask keep-alive clients to reconnect elsewhere instead of reusing this connection.
+        if (state.draining) this.setHeader('connection', 'close');
+      }
       return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
     } as typeof res.writeHead;
     let recorded = false;
@@ -244,7 +245,7 @@ function mountRoutes(app: express.Express, routes: RouteSpec[], maxBodyBytes: nu
     list.push(route);
     byPath.set(route.path, list);
   }
-  const rawBody = express.raw({ type: () => true, limit: maxBodyBytes });
+  const rawBody = readBody(maxBodyBytes);
   for (const [path, specs] of byPath) {
     const chain = app.route(path);
     const methods = specs.map((s) => s.method);
@@ -286,5 +287,78 @@ function requireContentType(types: readonly string[]) {
       return;
     }
     next();
+  };
+}
+
+/**
+ * Reads the body into req.body (a Buffer), at most `limit` bytes. Unlike body-parser, which reads off the rest of
+ * an oversize body before answering, this answers 413 as soon as the limit is passed and lets the connection
+ * close (the error handler sends `connection: close`), so a large upload costs us no more than `limit` bytes.
+ */
+function readBody(limit: number) {
+  return (req: Request, _res: Response, next: NextFunction) => {
+    const encoding = (req.get('content-encoding') ?? 'identity').toLowerCase();
+    if (encoding !== 'identity') {
+      next(
+        new HttpError(
+          415,
+          'unsupported_encoding',
+          `Content-Encoding ${encoding} is not accepted; send the body unencoded`,
+        ),
+      );
+      return;
+    }
+    const declared = req.get('content-length');
+    if (declared !== undefined && Number(declared) > limit) {
+      next(
+        new HttpError(
+          413,
+          'body_too_large',
+          `request body of ${declared} bytes is over the ${limit}-byte limit (MAX_BODY_BYTES)`,
+        ),
+      );
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const settle = (err?: HttpError) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      if (err) {
+        req.pause();
+        next(err);
+      } else {
+        req.body = Buffer.concat(chunks, received);
+        next();
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) {
+        settle(
+          new HttpError(
+            413,
+            'body_too_large',
+            `request body is over the ${limit}-byte limit (MAX_BODY_BYTES)`,
+          ),
+        );
+      } else {
+        chunks.push(chunk);
+      }
+    };
+    req.on('data', onData);
+    req.once('end', () => settle());
+    // A client that goes away mid-body: nobody is left to answer, but the chain must not hang on to the request.
+    req.once('error', () =>
+      settle(
+        new HttpError(
+          400,
+          'request_aborted',
+          'the client closed the connection before the body was complete',
+        ),
+      ),
+    );
   };
 }
