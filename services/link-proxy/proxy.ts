@@ -361,6 +361,7 @@ class Route {
   readonly server: net.Server;
   listening = false;
   stalled = false;
+  private boundPort: number | undefined;
   totalConnections = 0;
 
   readonly proxy: LinkProxy;
@@ -402,9 +403,11 @@ class Route {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       this.server.once('error', onError);
-      this.server.listen(this.spec.listenPort, this.spec.listenHost, () => {
+      // After a refuse fault, listen again on the port first bound (which matters when the spec said 0).
+      this.server.listen(this.boundPort ?? this.spec.listenPort, this.spec.listenHost, () => {
         this.server.off('error', onError);
         this.listening = true;
+        this.boundPort = this.port();
         resolve();
       });
     });
@@ -418,7 +421,7 @@ class Route {
   /** The port it actually listens on (tests bind port 0). */
   port(): number {
     const a = this.server.address();
-    return typeof a === 'object' && a ? a.port : this.spec.listenPort;
+    return typeof a === 'object' && a ? a.port : (this.boundPort ?? this.spec.listenPort);
   }
 }
 
