@@ -60,14 +60,20 @@ export function prepareProfile(nameOrPath: string, readText: (path: string) => s
   return { name: topology.name, source, text, topology };
 }
 
+/** With EMULATION=proxy, a copy of the profile lives beside the proxies (k8s/components/emulation-proxy). */
+export const PROXY_PROFILE_NAMESPACE = 'mec-testbed';
+
 /** The ConfigMap to server-side apply for a prepared profile. */
-export function profileConfigMap(profile: PreparedProfile): V1ConfigMap {
+export function profileConfigMap(
+  profile: PreparedProfile,
+  namespace: string = PROFILE_CONFIGMAP.namespace,
+): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       name: PROFILE_CONFIGMAP.name,
-      namespace: PROFILE_CONFIGMAP.namespace,
+      namespace,
       labels: { 'app.kubernetes.io/part-of': 'mec-testbed', 'app.kubernetes.io/component': 'emulation' },
       annotations: { [PROFILE_NAME_ANNOTATION]: profile.name },
     },
@@ -90,4 +96,23 @@ export function profileInConfigMap(
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }
+}
+
+/**
+ * The apply patch that rolls a Deployment (what `kubectl rollout restart` does), naming the profile that caused
+ * it: the link proxies read their profile file once at start.
+ */
+export function restartPatch(name: string, namespace: string, profile: string, at: string) {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: {
+      template: {
+        metadata: {
+          annotations: { [PROFILE_NAME_ANNOTATION]: profile, 'kubectl.kubernetes.io/restartedAt': at },
+        },
+      },
+    },
+  };
 }

@@ -1,0 +1,177 @@
+// What the overlays render to, beyond security (policy.test.ts): the generated profile is fresh, versions come
+// from versions.env, the kind config matches the Services it exposes, and each emulation backend is wired.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { defaultProfileYaml, PROFILE_CONFIGMAP } from '../services/cli/link-profile.ts';
+import { kindPortMappings, uiAccess } from '../services/cli/urls.ts';
+import { parseRoute } from '../services/link-proxy/config.ts';
+import { DEFAULT_PRESET, parseProfileText, REQUIRED_SITES } from '../services/topology/index.ts';
+import { versions } from '../test/support/kube.ts';
+import { skipUnless } from '../test/support/requirements.ts';
+import { podSpecOf } from './policy.ts';
+import { kustomize, type Manifest, OVERLAYS, REPO_ROOT, renderOverlay } from './render.ts';
+
+const read = (path: string) => readFileSync(join(REPO_ROOT, path), 'utf8');
+
+describe('generated and listed inputs', () => {
+  it('k8s/base/link-profile/profile.yaml is the default preset, freshly generated', () => {
+    assert.equal(
+      read('k8s/base/link-profile/profile.yaml'),
+      defaultProfileYaml(),
+      'stale: run `node services/cli/main.ts generate` and commit k8s/base/link-profile/profile.yaml',
+    );
+    assert.equal(parseProfileText(defaultProfileYaml(), 'generated').name, DEFAULT_PRESET);
+  });
+
+  it('every Prometheus rules file is in the prometheus-rules ConfigMap', () => {
+    const kustomization = parse(read('k8s/base/kustomization.yaml'));
+    const listed: string[] =
+      kustomization.configMapGenerator.find((g: Manifest) => g.name === 'prometheus-rules')?.files ?? [];
+    const onDisk = readdirSync(join(REPO_ROOT, 'k8s/base/prometheus/rules'))
+      .filter((f) => f.endsWith('.rules.yml'))
+      .map((f) => `prometheus/rules/${f}`);
+    assert.deepEqual(
+      [...listed].sort(),
+      onDisk.sort(),
+      'list new rules files in k8s/base/kustomization.yaml',
+    );
+  });
+});
+
+describe('the kind cluster config', () => {
+  const config = parse(read('k8s/kind/cluster.yaml'));
+
+  it('has one control plane and one worker per site of the model, each labelled', () => {
+    const roles = config.nodes.map((n: Manifest) => n.role);
+    assert.deepEqual(
+      roles.filter((r: string) => r === 'control-plane'),
+      ['control-plane'],
+    );
+    const sites = config.nodes
+      .filter((n: Manifest) => n.role === 'worker')
+      .map((n: Manifest) => n.labels?.['mec-testbed.dev/site']);
+    assert.deepEqual([...sites].sort(), [...REQUIRED_SITES].sort());
+  });
+
+  it('leaves the node image to versions.env (pinned by digest) and exposes ports on 127.0.0.1 only', () => {
+    assert.ok(
+      !config.nodes.some((n: Manifest) => n.image),
+      'the node image comes from KIND_NODE_IMAGE via --image',
+    );
+    assert.match(versions.KIND_NODE_IMAGE ?? '', /^kindest\/node:v[\d.]+@sha256:[0-9a-f]{64}$/);
+    const mappings = kindPortMappings(read('k8s/kind/cluster.yaml'));
+    assert.equal(mappings.length, 2);
+    for (const m of mappings) assert.equal(m.listenAddress, '127.0.0.1');
+  });
+});
+
+describe('rendered overlays', { skip: skipUnless(kustomize) }, () => {
+  const rendered = new Map(OVERLAYS.map((o) => [o, renderOverlay(o)]));
+  const get = (overlay: string, kind: string, name: string, namespace?: string) => {
+    const o = (rendered.get(overlay) ?? []).find(
+      (x) =>
+        x.kind === kind && x.metadata?.name === name && (!namespace || x.metadata?.namespace === namespace),
+    );
+    assert.ok(o, `${overlay}: ${kind} ${namespace ?? ''}/${name}`);
+    return o as Manifest;
+  };
+  const env = (o: Manifest, name: string) =>
+    podSpecOf(o)?.containers[0].env.find((e: Manifest) => e.name === name)?.value;
+
+  for (const overlay of OVERLAYS) {
+    it(`${overlay}: images come from versions.env; the versions ConfigMap itself is not applied`, () => {
+      const objects = rendered.get(overlay) ?? [];
+      const images = objects.flatMap((o) => (podSpecOf(o)?.containers ?? []).map((c: Manifest) => c.image));
+      for (const key of ['PROMETHEUS_IMAGE', 'GRAFANA_IMAGE', 'BLACKBOX_EXPORTER_IMAGE'])
+        assert.ok(images.includes(versions[key]), `${key}=${versions[key]} is used`);
+      assert.ok(!objects.some((o) => o.metadata?.name === 'mec-testbed-versions'));
+      assert.ok(!images.some((i: string) => /_IMAGE$/.test(i)), 'no placeholder left');
+    });
+
+    it(`${overlay}: the link-profile ConfigMap holds the default preset under its fixed name`, () => {
+      const cm = get(overlay, 'ConfigMap', PROFILE_CONFIGMAP.name, PROFILE_CONFIGMAP.namespace);
+      assert.equal(parseProfileText(cm.data[PROFILE_CONFIGMAP.key], overlay).name, DEFAULT_PRESET);
+    });
+
+    it(`${overlay}: every site nodeSelector names a site of the model`, () => {
+      for (const o of rendered.get(overlay) ?? []) {
+        const site = podSpecOf(o)?.nodeSelector?.['mec-testbed.dev/site'];
+        if (site)
+          assert.ok((REQUIRED_SITES as readonly string[]).includes(site), `${o.metadata?.name}: ${site}`);
+      }
+      assert.equal(
+        podSpecOf(get(overlay, 'Deployment', 'blackbox-exporter'))?.nodeSelector['mec-testbed.dev/site'],
+        'ue',
+      );
+    });
+  }
+
+  it('kind: netem backend; Grafana and Prometheus on the control plane, reachable at the mapped 127.0.0.1 ports', () => {
+    assert.equal(env(get('kind', 'DaemonSet', 'link-agent'), 'LINK_BACKEND'), 'netem');
+    const mappings = kindPortMappings(read('k8s/kind/cluster.yaml'));
+    const urls = ['grafana', 'prometheus'].map((name) =>
+      uiAccess(get('kind', 'Service', name), name, mappings),
+    );
+    assert.deepEqual(
+      urls.map((u) => [u.url, u.howTo]),
+      [
+        ['http://127.0.0.1:3000', undefined],
+        ['http://127.0.0.1:9090', undefined],
+      ],
+    );
+    for (const name of ['grafana', 'prometheus'])
+      assert.equal(
+        podSpecOf(get('kind', 'Deployment', name))?.nodeSelector['mec-testbed.dev/observability'],
+        'true',
+      );
+  });
+
+  it('cluster: emulation off, ClusterIP UIs reached by port-forward, no kind-specific placement', () => {
+    assert.equal(env(get('cluster', 'DaemonSet', 'link-agent'), 'LINK_BACKEND'), 'off');
+    const grafana = uiAccess(get('cluster', 'Service', 'grafana'), 'grafana', []);
+    assert.equal(grafana.howTo, 'kubectl port-forward -n mec-testbed svc/grafana 3000:3000');
+    assert.equal(podSpecOf(get('cluster', 'Deployment', 'grafana'))?.nodeSelector, undefined);
+  });
+
+  it('kind-proxy: clients keep their addresses, which now cross the proxies; routes parse and lead to real services', () => {
+    assert.equal(env(get('kind-proxy', 'DaemonSet', 'link-agent'), 'LINK_BACKEND'), 'off');
+    for (const name of ['edge', 'cloud']) {
+      const svc = get('kind-proxy', 'Service', name);
+      assert.deepEqual(svc.spec.selector, {
+        'app.kubernetes.io/name': 'link-proxy',
+        'mec-testbed.dev/site': 'ue',
+      });
+    }
+    assert.equal(
+      env(get('kind-proxy', 'Deployment', 'edge'), 'CLOUD_URL'),
+      'http://link-proxy-edge.mec-testbed.svc:8080',
+    );
+    const services = new Set(
+      (rendered.get('kind-proxy') ?? [])
+        .filter((o) => o.kind === 'Service')
+        .map((o) => `${o.metadata?.name}.${o.metadata?.namespace}.svc`),
+    );
+    const paths: string[] = [];
+    for (const name of ['link-proxy-ue', 'link-proxy-edge']) {
+      const d = get('kind-proxy', 'Deployment', name);
+      const site = podSpecOf(d)?.nodeSelector['mec-testbed.dev/site'];
+      const ports = podSpecOf(d)?.containers[0].ports.map((p: Manifest) => p.containerPort);
+      for (const spec of String(env(d, 'ROUTES')).split(',')) {
+        const r = parseRoute(spec, '0.0.0.0');
+        assert.ok(r.ok, r.ok ? '' : r.error);
+        if (!r.ok) continue;
+        assert.equal(r.route.from, site, `${name}: routes start at its own site`);
+        assert.ok(ports.includes(r.route.listenPort), `${name}: port ${r.route.listenPort} declared`);
+        assert.ok(services.has(r.route.upstreamHost), `${name}: upstream ${r.route.upstreamHost} exists`);
+        paths.push(`${r.route.from}->${r.route.to}`);
+      }
+    }
+    assert.deepEqual(paths.sort(), ['edge->cloud', 'ue->cloud', 'ue->edge']);
+    const copy = get('kind-proxy', 'ConfigMap', 'link-profile', 'mec-testbed');
+    const original = get('kind-proxy', 'ConfigMap', 'link-profile', 'mec-testbed-system');
+    assert.deepEqual(copy.data, original.data);
+  });
+});
