@@ -69,7 +69,7 @@ describe('the kind cluster config', () => {
 });
 
 describe('rendered overlays', { skip: skipUnless(kustomize) }, () => {
-  const rendered = new Map(OVERLAYS.map((o) => [o, renderOverlay(o)]));
+  const rendered = new Map<string, Manifest[]>(OVERLAYS.map((o) => [o, renderOverlay(o)]));
   const get = (overlay: string, kind: string, name: string, namespace?: string) => {
     const o = (rendered.get(overlay) ?? []).find(
       (x) =>

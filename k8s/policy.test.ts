@@ -55,7 +55,7 @@ describe('policy over every overlay', { skip: skipUnless(kustomize) }, () => {
     assert.equal(agent.spec.template.spec.hostNetwork, true);
     // The same spec anywhere else is refused.
     const moved = clone(agent);
-    moved.metadata.namespace = 'mec-testbed';
+    moved.metadata = { ...moved.metadata, namespace: 'mec-testbed' };
     const rules = workloadViolations(moved).map((v) => v.rule);
     assert.ok(rules.includes('hostNetwork is reserved for the link agent'), rules.join('; '));
     assert.ok(rules.some((r) => r.includes('capability NET_ADMIN may not be added')));
