@@ -81,7 +81,8 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
         const labels = { link: c.link, from: tree.site, to: c.to, backend: BACKEND };
         latency.set(labels, c.impairment.latencySeconds);
         jitter.set(labels, c.impairment.jitterSeconds);
-        loss.set(labels, c.impairment.loss);
+        // 1-(1-p) leaves float noise (0.00009999999999998899): 12 significant digits are plenty for a ratio.
+        loss.set(labels, Number(c.impairment.loss.toPrecision(12)));
         rate.set(labels, c.impairment.rateBitsPerSecond === null ? 0 : c.impairment.rateBitsPerSecond / 8);
       }
     },
