@@ -3,6 +3,8 @@ SHELL := bash -o pipefail
 .SHELLFLAGS := -ec
 .DEFAULT_GOAL := help
 MAKEFLAGS += --no-print-directory
+# Every pinned version and digest (KUBERNETES_VERSION, KIND_NODE_IMAGE, ETCD_VERSION, …): one file for make and scripts.
+include versions.env
 
 PROFILE ?= 5g-mec
 EMULATION ?= netem
@@ -94,3 +96,21 @@ profile: node_modules ## Switch the link profile at run time: PROFILE=<preset|fi
 .PHONY: logs
 logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-agent|... to pick one)
 	$(KUBECTL) --context $(KUBE_CONTEXT) logs -n $(if $(filter link-agent,$(APP)),mec-testbed-system,mec-testbed) -l $(if $(APP),app.kubernetes.io/name=$(APP),app.kubernetes.io/part-of=mec-testbed) --all-containers --prefix --tail=50 --max-log-requests=20 -f
+
+##@ Kubernetes control plane (CI)
+# A real etcd + kube-apiserver + kube-controller-manager (no kubelet) built from Go modules, for tests and people.
+.PHONY: kube-build
+kube-build: ## Build etcd, kube-apiserver, kube-controller-manager, kubectl at the pinned versions (cached; cold: minutes)
+	hack/kube/build.sh
+
+.PHONY: kube-up
+kube-up: ## Start the control plane on loopback and print its kubeconfig (KUBE_STATE_DIR to choose where)
+	hack/kube/control-plane.sh up
+
+.PHONY: kube-down
+kube-down: ## Stop the control plane kube-up started
+	hack/kube/control-plane.sh down
+
+.PHONY: kube-status
+kube-status: ## Show which control-plane components run, and the kubeconfig
+	hack/kube/control-plane.sh status
