@@ -78,7 +78,6 @@ export async function start(service: ServiceApp, options: StartOptions = {}): Pr
     stopping ??= new Promise((resolve) => {
       state.draining = true;
       state.ready = false;
-      log.info('draining', { timeoutSeconds: config.shutdownTimeoutSeconds });
       const timer = setTimeout(() => {
         log.warn('shutdown timeout: closing connections with requests still in flight');
         server.closeAllConnections();
@@ -91,6 +90,8 @@ export async function start(service: ServiceApp, options: StartOptions = {}): Pr
         resolve({ forced: false });
       });
       server.closeIdleConnections();
+      // Logged once the listener is closed, so whoever reads it may rely on new connections being refused.
+      log.info('draining', { timeoutSeconds: config.shutdownTimeoutSeconds });
     });
     return stopping;
   };
