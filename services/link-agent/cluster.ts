@@ -31,6 +31,8 @@ export interface ClusterWatchOptions {
   kc: KubeConfig;
   inputs: ClusterInputs;
   log?: Logger;
+  namespace?: string;
+  profileConfigMap?: string;
   /** Pause before restarting an informer that reported an error. */
   restartDelayMs?: number;
   /** The informer's watch inactivity timeout (client-node's default is 30 s). */
@@ -54,14 +56,16 @@ export function watchCluster(options: ClusterWatchOptions): ClusterWatch {
   let stopped = false;
   const timers = new Set<NodeJS.Timeout>();
 
-  const profileSelector = `metadata.name=${PROFILE_CONFIGMAP}`;
+  const namespace = options.namespace ?? NAMESPACE;
+  const profileName = options.profileConfigMap ?? PROFILE_CONFIGMAP;
+  const profileSelector = `metadata.name=${profileName}`;
   const profile = informer<V1ConfigMap>(
     'profile',
-    `/api/v1/namespaces/${NAMESPACE}/configmaps`,
-    () => core.listNamespacedConfigMap({ namespace: NAMESPACE, fieldSelector: profileSelector }),
+    `/api/v1/namespaces/${namespace}/configmaps`,
+    () => core.listNamespacedConfigMap({ namespace, fieldSelector: profileSelector }),
     undefined,
     profileSelector,
-    () => inputs.setProfileConfigMap(profile.get(PROFILE_CONFIGMAP, NAMESPACE)),
+    () => inputs.setProfileConfigMap(profile.get(profileName, namespace)),
   );
   const nodes = informer<V1Node>(
     'nodes',

@@ -15,10 +15,18 @@ describe('agent configuration', () => {
     assert.deepEqual(ok.config, {
       nodeName: 'mec-worker2',
       device: 'eth0',
-      metricsPort: 9102,
+      metricsPort: 9465,
       host: '0.0.0.0',
       logLevel: 'info',
+      mode: 'netem',
+      namespace: 'mec-testbed-system',
+      profileConfigMap: 'link-profile',
+      shutdownTimeoutSeconds: 10,
     });
+    const fromManifest = loadAgentConfig({ NODE_NAME: 'n', PORT: '9470', LINK_BACKEND: 'off' });
+    assert.ok(fromManifest.ok);
+    assert.equal(fromManifest.config.metricsPort, 9470);
+    assert.equal(fromManifest.config.mode, 'off');
     const bad = loadAgentConfig({ NODE_NAME: 'Bad_Name', INTERFACE: 'lo', METRICS_PORT: '70000' });
     assert.ok(!bad.ok);
     assert.equal(bad.errors.length, 3);

@@ -51,13 +51,47 @@ export const agentConfigSpec = {
     /^(?!lo$)[A-Za-z0-9_.:@-]{1,15}$/,
     'a network interface name of at most 15 characters, not lo',
   ),
-  metricsPort: integerVar('METRICS_PORT', 'TCP port of /metrics and /healthz', 9102, 1, 65535),
+  metricsPort: integerVar(
+    'METRICS_PORT',
+    'TCP port of /metrics, /healthz and /readyz (PORT is read when METRICS_PORT is unset)',
+    9465,
+    1,
+    65535,
+  ),
+  mode: enumVar(
+    'LINK_BACKEND',
+    'netem: shape this node; off: probe netem and report, shape nothing (the proxy backend or a real network)',
+    'netem' as 'netem' | 'off',
+    ['netem', 'off'],
+  ),
+  namespace: patternVar(
+    'POD_NAMESPACE',
+    'namespace of the profile and status ConfigMaps (downward API: metadata.namespace)',
+    'mec-testbed-system',
+    /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/,
+    'a Kubernetes namespace name',
+  ),
+  profileConfigMap: patternVar(
+    'PROFILE_CONFIGMAP',
+    'name of the ConfigMap holding the link profile (key profile.yaml)',
+    'link-profile',
+    /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/,
+    'a ConfigMap name',
+  ),
+  shutdownTimeoutSeconds: integerVar(
+    'SHUTDOWN_TIMEOUT_SECONDS',
+    'after SIGTERM, how long removing the tc tree may take before the agent exits with an error',
+    10,
+    1,
+    600,
+  ),
   host: hostVar('HOST', 'address /metrics listens on', '0.0.0.0'),
   logLevel: enumVar('LOG_LEVEL', 'lowest log level written', 'info' as LogLevel, LOG_LEVELS),
 } as const satisfies ConfigSpec;
 
 export function loadAgentConfig(env: NodeJS.ProcessEnv) {
-  const result = parseConfig(agentConfigSpec, env);
+  // The service contract's PORT names the same thing for the other services; METRICS_PORT wins when both are set.
+  const result = parseConfig(agentConfigSpec, { ...env, METRICS_PORT: env.METRICS_PORT || env.PORT });
   const errors = result.ok ? [] : [...result.errors];
   if (result.ok && result.config.nodeName === '')
     errors.push('NODE_NAME is not set: the DaemonSet sets it from the downward API (fieldRef spec.nodeName)');
@@ -80,16 +114,23 @@ async function main(): Promise<void> {
 
   const runner = new ExecRunner();
   const metrics = createAgentMetrics();
-  const publish = statusPublisher(kc);
+  const publish = statusPublisher(kc, config.namespace);
   const reconciler = new Reconciler({
     nodeName: config.nodeName,
     device: config.device,
     runner,
     metrics,
     publishStatus: publish,
+    mode: config.mode,
+    namespace: config.namespace,
+    profileConfigMap: config.profileConfigMap,
     log,
   });
-  const server = createMetricsServer(metrics, () => reconciler.health());
+  const server = createMetricsServer(
+    metrics,
+    () => reconciler.health(),
+    () => reconciler.readiness(),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.metricsPort, config.host, resolve);
@@ -101,7 +142,13 @@ async function main(): Promise<void> {
   log.info('netem probe', { available: probe.available, message: probe.message, checks: probe.checks });
   reconciler.setNetem(probe);
 
-  const watch = watchCluster({ kc, inputs: reconciler, log });
+  const watch = watchCluster({
+    kc,
+    inputs: reconciler,
+    log,
+    namespace: config.namespace,
+    profileConfigMap: config.profileConfigMap,
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -109,9 +156,9 @@ async function main(): Promise<void> {
     stopping = true;
     log.info('stopping: removing the tc tree this agent created', { signal });
     const guard = setTimeout(() => {
-      log.error('shutdown took longer than 20 s; exiting');
+      log.error('removing the tc tree took too long; exiting', { seconds: config.shutdownTimeoutSeconds });
       process.exit(1);
-    }, 20_000);
+    }, config.shutdownTimeoutSeconds * 1000);
     let code = 0;
     try {
       await watch.stop();

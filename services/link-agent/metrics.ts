@@ -106,11 +106,10 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
   };
 }
 
-/** GET /metrics and GET /healthz; JSON errors otherwise. `healthy` says whether the loop is alive. */
-export function createMetricsServer(
-  metrics: AgentMetrics,
-  health: () => { ok: boolean; [key: string]: unknown },
-): Server {
+type Check = () => { ok: boolean; [key: string]: unknown };
+
+/** GET /metrics, /healthz (the loop is alive), /readyz (the device matches the plan); JSON errors otherwise. */
+export function createMetricsServer(metrics: AgentMetrics, health: Check, ready: Check = health): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const json = (status: number, body: unknown) => {
@@ -129,9 +128,12 @@ export function createMetricsServer(
         },
         (err: Error) => json(500, { error: { code: 'metrics_failed', message: err.message } }),
       );
-    } else if (path === '/healthz') {
-      const h = health();
+    } else if (path === '/healthz' || path === '/readyz') {
+      const h = path === '/healthz' ? health() : ready();
       json(h.ok ? 200 : 503, h);
-    } else json(404, { error: { code: 'not_found', message: `no route ${path}; try /metrics or /healthz` } });
+    } else
+      json(404, {
+        error: { code: 'not_found', message: `no route ${path}; try /metrics, /healthz or /readyz` },
+      });
   });
 }

@@ -46,7 +46,7 @@ afterEach(async () => {
   current = undefined;
 });
 
-function setup(nodeName = 'w-ue') {
+function setup(nodeName = 'w-ue', mode: 'netem' | 'off' = 'netem') {
   const tc = new FakeTc();
   const metrics = createAgentMetrics({ defaultMetrics: false });
   const published: AgentStatus[] = [];
@@ -59,6 +59,7 @@ function setup(nodeName = 'w-ue') {
       published.push(s);
     },
     debounceMs: 20,
+    mode,
   });
   current = r;
   const last = () => published.at(-1);
@@ -223,6 +224,20 @@ describe('reconcile loop (in-process)', () => {
     assert.deepEqual(tc.changes(), ['tc qdisc del dev eth0 root']);
     assert.equal(tc.root.handle, '0:');
     current = undefined;
+  });
+
+  it('LINK_BACKEND=off: shapes nothing and removes a tree an earlier agent left', async () => {
+    const { tc, r, last } = setup('w-ue', 'off');
+    await tc.run('tc', ['qdisc', 'replace', 'dev', 'eth0', 'root', 'handle', 'ec:', 'htb']);
+    tc.clear();
+    r.setNetem(NETEM_OK);
+    r.setNodes(NODES);
+    r.setProfileConfigMap(profileMap(PRESETS['5g-mec']));
+    await eventually(() => last()?.idleReason, { timeoutMs: 5000 });
+    assert.equal(last()?.mode, 'off');
+    assert.match(last()?.idleReason ?? '', /LINK_BACKEND=off/);
+    assert.deepEqual(tc.changes(), ['tc qdisc del dev eth0 root']);
+    assert.ok(r.readiness().ok);
   });
 
   it('never touches a root qdisc someone else put on the device', async () => {

@@ -31,6 +31,11 @@ export interface ReconcilerOptions {
   metrics: AgentMetrics;
   publishStatus: (status: AgentStatus, nodeUid?: string) => Promise<void>;
   leaf?: LeafKind;
+  /** `off`: probe and report, shape nothing (and remove a tree an earlier agent left). */
+  mode?: 'netem' | 'off';
+  /** Where the profile ConfigMap lives and what it is called (for messages). */
+  namespace?: string;
+  profileConfigMap?: string;
   log?: Logger;
   /** Events arriving within this window make one pass. */
   debounceMs?: number;
@@ -48,7 +53,7 @@ export interface ReconcilerOptions {
 type Desired = { tree?: DesiredTree; idleReason?: string; warnings: string[]; error?: string };
 
 export class Reconciler {
-  readonly #o: Required<Omit<ReconcilerOptions, 'log' | 'leaf'>> & { log: Logger; leaf: LeafKind };
+  readonly #o: Required<ReconcilerOptions>;
   #profile?: Topology;
   #profileText?: string;
   #profileProblems: string[] = [];
@@ -87,6 +92,9 @@ export class Reconciler {
       now: () => new Date(),
       ...options,
       leaf: options.leaf ?? 'netem',
+      mode: options.mode ?? 'netem',
+      namespace: options.namespace ?? NAMESPACE,
+      profileConfigMap: options.profileConfigMap ?? PROFILE_CONFIGMAP,
       log: options.log ?? silentLogger,
     };
     this.#tick = setInterval(() => this.#onTick(), this.#o.tickMs);
@@ -105,7 +113,7 @@ export class Reconciler {
   /** The profile ConfigMap (undefined: it does not exist). `synced` once the first list has been seen. */
   setProfileConfigMap(cm: V1ConfigMap | undefined): void {
     this.#profileSynced = true;
-    const where = `ConfigMap ${NAMESPACE}/${PROFILE_CONFIGMAP}`;
+    const where = `ConfigMap ${this.#o.namespace}/${this.#o.profileConfigMap}`;
     const keeping = this.#profile ? `; keeping profile "${this.#profile.name}"` : '';
     const text = cm?.data?.[PROFILE_KEY];
     if (!cm) {
@@ -191,6 +199,7 @@ export class Reconciler {
       node: this.#o.nodeName,
       ...(self ? { site: self.site } : {}),
       backend: 'netem',
+      mode: this.#o.mode,
       ...(this.#profile ? { profile: this.#profile.name } : {}),
       ...(this.#appliedHash && this.#appliedTree ? { appliedHash: this.#appliedHash } : {}),
       inSync: this.#inSync,
@@ -222,13 +231,28 @@ export class Reconciler {
     };
   }
 
+  /** For /readyz: a pass has run and the device matches it (idle counts: nothing of ours is left). */
+  readiness(): { ok: boolean; inSync: boolean; idleReason?: string; lastError?: string } {
+    return {
+      ok: !this.#stopped && this.#passes > 0 && this.#inSync,
+      inSync: this.#inSync,
+      ...(this.#desired.idleReason ? { idleReason: this.#desired.idleReason } : {}),
+      ...(this.#lastError ? { lastError: this.#lastError.message } : {}),
+    };
+  }
+
   #compute(): Desired {
     const self = this.#nodes.get(this.#o.nodeName);
+    if (this.#o.mode === 'off')
+      return {
+        idleReason: 'LINK_BACKEND=off: the netem backend is not selected; probing and reporting only',
+        warnings: [],
+      };
     if (this.#netem && !this.#netem.available)
       return { idleReason: `netem unavailable: ${this.#netem.message}`, warnings: [] };
     if (!this.#profile)
       return {
-        idleReason: `waiting for a valid profile in ConfigMap ${NAMESPACE}/${PROFILE_CONFIGMAP} (key ${PROFILE_KEY})`,
+        idleReason: `waiting for a valid profile in ConfigMap ${this.#o.namespace}/${this.#o.profileConfigMap} (key ${PROFILE_KEY})`,
         warnings: [],
       };
     if (!self)

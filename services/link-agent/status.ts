@@ -32,6 +32,8 @@ export interface AgentStatus {
   node: string;
   site?: string;
   backend: 'netem';
+  /** LINK_BACKEND: `off` probes and reports but shapes nothing (the proxy backend or a real network). */
+  mode: 'netem' | 'off';
   /** The profile the tree was computed from (the last good one), or absent when none yet. */
   profile?: string;
   /** First 16 hex digits of the sha256 of the applied tree; absent while nothing is applied. */
@@ -65,13 +67,13 @@ export function statusSummary(s: AgentStatus): string {
   return `${s.node} (${s.site}) applies ${s.profile} ${s.appliedHash ?? ''}${refused}`.trim();
 }
 
-export function statusConfigMap(s: AgentStatus, nodeUid?: string): V1ConfigMap {
+export function statusConfigMap(s: AgentStatus, nodeUid?: string, namespace = NAMESPACE): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       name: statusConfigMapName(s.node),
-      namespace: NAMESPACE,
+      namespace,
       labels: { 'app.kubernetes.io/name': 'link-agent', 'mec-testbed.dev/node': s.node },
       ...(nodeUid
         ? { ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: s.node, uid: nodeUid }] }
@@ -89,11 +91,14 @@ export function parseStatus(cm: V1ConfigMap): AgentStatus {
 }
 
 /** Server-side apply of the status ConfigMap. */
-export function statusPublisher(kc: KubeConfig): (s: AgentStatus, nodeUid?: string) => Promise<void> {
+export function statusPublisher(
+  kc: KubeConfig,
+  namespace = NAMESPACE,
+): (s: AgentStatus, nodeUid?: string) => Promise<void> {
   const api = KubernetesObjectApi.makeApiClient(kc);
   return async (s, nodeUid) => {
     await api.patch(
-      statusConfigMap(s, nodeUid),
+      statusConfigMap(s, nodeUid, namespace),
       undefined,
       undefined,
       FIELD_MANAGER,
