@@ -97,6 +97,16 @@ profile: node_modules ## Switch the link profile at run time: PROFILE=<preset|fi
 logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-agent|... to pick one)
 	$(KUBECTL) --context $(KUBE_CONTEXT) logs -n $(if $(filter link-agent,$(APP)),mec-testbed-system,mec-testbed) -l $(if $(APP),app.kubernetes.io/name=$(APP),app.kubernetes.io/part-of=mec-testbed) --all-containers --prefix --tail=50 --max-log-requests=20 -f
 
+##@ Build
+.PHONY: images
+images: ## Build the edge and cloud images (mec-testbed/{edge,cloud}:dev; makes a local Node 24 base when pulls are impossible)
+	hack/images/build.sh
+
+##@ Benchmarks
+.PHONY: bench-services
+bench-services: node_modules ## Edge echo throughput and p50/p99 vs a bare node:http server (ratio), and inspect megapixels/s
+	$(NODE) bench/services-throughput.ts
+
 ##@ Kubernetes control plane (CI)
 # A real etcd + kube-apiserver + kube-controller-manager (no kubelet) built from Go modules, for tests and people.
 .PHONY: kube-build
