@@ -16,16 +16,13 @@ export function headlinePanels() {
     stat({
       title: 'Round-trip reduction at the edge (probes, p50)',
       description:
-        'How much shorter the UE→edge round trip is than the UE→cloud one, measured by the always-on probes (TCP connect time from the UE node). "predicted" is what the configured link delays add up to: 1 − RTT(edge) / RTT(cloud).',
+        'How much shorter the UE→edge round trip is than the UE→cloud one, measured by the always-on probes from the UE node (half the time to first byte of a new connection: handshake + request are two round trips). "predicted" is what the configured link delays add up to: 1 − RTT(edge) / RTT(cloud).',
       unit: UNIT.ratio,
       width: 6,
       decimals: 1,
       thresholds: REDUCTION_THRESHOLDS,
       queries: [
-        query(
-          'phase_quantile:probe_http_duration_seconds:edge_reduction{phase="connect",quantile="0.5"}',
-          'measured',
-        ),
+        query('quantile:probe_round_trip_seconds:edge_reduction{quantile="0.5"}', 'measured'),
         query(PREDICTED, 'predicted'),
       ],
     }),
@@ -54,7 +51,7 @@ export function headlinePanels() {
       decimals: 1,
       queries: [
         query(
-          'target_site_phase:probe_http_duration_seconds:quantile_over_time5m{phase="connect",quantile="0.5"}',
+          'target_site:probe_round_trip_seconds:quantile_over_time5m{quantile="0.5"}',
           '{{target_site}} measured',
         ),
         query('target_site:mec_link_configured_round_trip_seconds:sum', '{{target_site}} configured'),

@@ -18,12 +18,12 @@ export function latencyPanels() {
     timeseries({
       title: 'Network: round trip measured by probes (UE → site)',
       description:
-        'TCP connect time of the blackbox probes from the UE node, p50/p95/p99 over 5 minutes. One round trip: this is the network part of every request and is there before any load.',
+        'Round trip from the UE node measured by the blackbox probes (half the time to first byte of a new connection), p50/p95/p99 over 5 minutes. This is the network part of every request, and it is there before any load.',
       unit: UNIT.seconds,
       width: 12,
       queries: percentileQueries(
-        'target_site_phase:probe_http_duration_seconds:quantile_over_time5m',
-        'phase="connect"',
+        'target_site:probe_round_trip_seconds:quantile_over_time5m',
+        '',
         'target_site',
       ),
     }),
@@ -53,7 +53,7 @@ export function latencyPanels() {
         ),
         ...PERCENTILES.map(({ label, quantile }) =>
           query(
-            `phase_quantile:probe_http_duration_seconds:edge_reduction{phase="connect",quantile="${quantile}"}`,
+            `quantile:probe_round_trip_seconds:edge_reduction{quantile="${quantile}"}`,
             `network (probes) ${label}`,
           ),
         ),

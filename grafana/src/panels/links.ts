@@ -7,14 +7,14 @@ export function linkSummaryPanels() {
     timeseries({
       title: 'Round trip: configured vs measured',
       description:
-        "Configured: the profile's one-way delays there and back. Measured: the probes' median TCP connect time. The measured line sits slightly above the configured one (the kernel and the proxy add a little); a large gap means the emulation is not doing what the profile says.",
+        "Configured: the profile's one-way delays there and back. Measured: the probes' median round trip (half their time to first byte on a new connection: handshake + request). The measured line sits slightly above the configured one (the kernel and the proxy add a little); a large gap means the emulation is not doing what the profile says.",
       unit: UNIT.seconds,
       width: 8,
       min: 0,
       queries: [
         query('target_site:mec_link_configured_round_trip_seconds:sum', '{{target_site}} configured'),
         query(
-          'target_site_phase:probe_http_duration_seconds:quantile_over_time5m{phase="connect",quantile="0.5"}',
+          'target_site:probe_round_trip_seconds:quantile_over_time5m{quantile="0.5"}',
           '{{target_site}} measured p50',
         ),
       ],
@@ -22,7 +22,7 @@ export function linkSummaryPanels() {
     timeseries({
       title: 'Jitter: configured vs measured',
       description:
-        "Configured: the standard deviation of each link direction's delay. Measured: the standard deviation of the probes' round trip over 5 minutes (a round trip crosses the link twice, so expect about √2 × the one-way jitter).",
+        "Configured: the standard deviation of each link direction's delay. Measured: the standard deviation of the probes' round trip over 5 minutes (a probe crosses each link four times and the figure is halved, so it compares with the path's one-way jitter; ue→cloud combines both links).",
       unit: UNIT.seconds,
       width: 8,
       min: 0,
@@ -32,7 +32,7 @@ export function linkSummaryPanels() {
           '{{from}}→{{to}} configured',
         ),
         query(
-          'max by (target_site) (stddev_over_time(probe_http_duration_seconds{job="blackbox",phase="connect"}[5m]))',
+          'target_site:probe_round_trip_seconds:stddev_over_time5m',
           '{{target_site}} measured (round trip)',
         ),
       ],
@@ -110,7 +110,7 @@ export function emulationPanels() {
       ],
       queries: [
         query(
-          'target_site_phase:probe_http_duration_seconds:quantile_over_time5m{phase="connect",quantile="0.5"} / ignoring (phase, quantile) target_site:mec_link_configured_round_trip_seconds:sum',
+          'target_site:probe_round_trip_seconds:quantile_over_time5m{quantile="0.5"} / ignoring (quantile) target_site:mec_link_configured_round_trip_seconds:sum',
           '{{target_site}}',
         ),
       ],
