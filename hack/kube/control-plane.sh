@@ -20,6 +20,8 @@
 #                     fixed ports (default: free ports chosen at `up`)
 #   KUBE_OWNER_PID    when set, a watchdog runs `down` as soon as that process exits (tests that crash leak nothing)
 #   KUBE_READY_TIMEOUT seconds to wait for readiness (default 120)
+#   KUBE_APISERVER_EXTRA_ARGS  extra kube-apiserver flags, space-separated, e.g. "--min-request-timeout=5
+#                     --etcd-compaction-interval=10s" to make watches expire and resource versions age quickly
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -129,6 +131,8 @@ write_launchers() {
   # include PodSecurity, ServiceAccount, LimitRanger, ResourceQuota, webhooks, ValidatingAdmissionPolicy) named
   # explicitly, NodeRestriction left out (there are no kubelets to restrict). --allow-privileged as in kind: the
   # link agent runs privileged in its own namespace, and Pod Security (not this flag) must be what refuses it elsewhere.
+  local apiserver_extra=()
+  read -ra apiserver_extra <<<"${KUBE_APISERVER_EXTRA_ARGS-}"
   launcher kube-apiserver "$bin/kube-apiserver" \
     --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$KUBE_APISERVER_PORT" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
@@ -139,7 +143,7 @@ write_launchers() {
     --authorization-mode Node,RBAC \
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,PodSecurity,Priority,RuntimeClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook \
     --disable-admission-plugins NodeRestriction \
-    --cert-dir "$state/pki/apiserver-generated" --profiling=false
+    --cert-dir "$state/pki/apiserver-generated" --profiling=false "${apiserver_extra[@]}"
   # --use-service-account-credentials: each controller acts as its own service account (kube-system), so RBAC is
   # exercised as in a real cluster; it needs the service-account private key to mint their tokens.
   launcher kube-controller-manager "$bin/kube-controller-manager" \

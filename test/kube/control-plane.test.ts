@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { KubeConfig, V1DaemonSet, V1Deployment, V1PodSpec } from '@kubernetes/client-node';
-import { AppsV1Api, AuthorizationV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { AppsV1Api, AuthorizationV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { ControlPlane } from '../support/kube.ts';
 import { eventually, kubeBinaries, serverSideApply, startControlPlane, versions } from '../support/kube.ts';
 import { skipUnless } from '../support/requirements.ts';
@@ -43,7 +43,8 @@ describe('the control plane built from Go modules (hack/kube)', { skip: skipUnle
   let kc: KubeConfig;
 
   before(async () => {
-    cp = await startControlPlane();
+    // Short watch timeouts (apiServerArgs) so the watch-expiry test below ends in seconds, not 30–60 minutes.
+    cp = await startControlPlane({ apiServerArgs: ['--min-request-timeout=3'] });
     kc = cp.kc;
     await serverSideApply(kc, {
       apiVersion: 'v1',
@@ -202,6 +203,32 @@ describe('the control plane built from Go modules (hack/kube)', { skip: skipUnle
     await assert.rejects(
       asToken.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns }),
       (err: Error) => /403|forbidden/i.test(err.message),
+    );
+  });
+
+  it('ends watches after --min-request-timeout, as informers must expect', async () => {
+    const events: string[] = [];
+    const ended = new Promise<unknown>((resolve) => {
+      void new Watch(kc).watch(
+        `/api/v1/namespaces/${ns}/configmaps`,
+        {},
+        (type) => events.push(type),
+        (err) => resolve(err ?? 'closed'),
+      );
+    });
+    // The server closes the watch after 3–6 s (randomised above the minimum); 120 s only guards a hang.
+    let guard: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      ended,
+      new Promise((r) => {
+        guard = setTimeout(() => r('still open'), 120_000);
+      }),
+    ]);
+    clearTimeout(guard);
+    assert.notEqual(outcome, 'still open');
+    assert.ok(
+      events.every((t) => t === 'ADDED'),
+      'only the initial ADDED events arrived',
     );
   });
 

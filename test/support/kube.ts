@@ -6,11 +6,12 @@
 // API
 //   kubeBinaries: Requirement       for need(t, kubeBinaries) / skipUnless(kubeBinaries); met when the binaries are
 //                                   built (`make kube-build`) or KUBECONFIG_MEC_TEST names a running control plane.
-//   startControlPlane(): Promise<ControlPlane>
+//   startControlPlane({ readyTimeoutSeconds?, apiServerArgs? }): Promise<ControlPlane>
 //                                   starts a fresh control plane in a temporary directory (about 10–30 s here), or
 //                                   reuses the one whose admin kubeconfig KUBECONFIG_MEC_TEST names (then stop() only
 //                                   forgets it). Call stop() in `after`; a watchdog stops it anyway if the test
-//                                   process dies.
+//                                   process dies. apiServerArgs adds kube-apiserver flags (short watch timeouts,
+//                                   fast etcd compaction for 410 Gone re-list tests).
 //   ControlPlane
 //     kubeconfigPath, kc            admin (system:masters) kubeconfig file and a KubeConfig loaded from it
 //     stop()                        stops the processes and deletes the temporary directory
@@ -100,10 +101,15 @@ export interface ControlPlane {
   impersonating(user: string): KubeConfig;
 }
 
-async function runScript(stateDir: string, args: string[], timeoutMs: number): Promise<string> {
+async function runScript(
+  stateDir: string,
+  args: string[],
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<string> {
   try {
     const { stdout } = await execFileAsync(controlPlaneScript, args, {
-      env: { ...process.env, KUBE_STATE_DIR: stateDir, KUBE_OWNER_PID: String(process.pid) },
+      env: { ...process.env, KUBE_STATE_DIR: stateDir, KUBE_OWNER_PID: String(process.pid), ...env },
       timeout: timeoutMs,
       maxBuffer: 16 * 1024 * 1024,
     });
@@ -139,7 +145,17 @@ function withUser(
   return out;
 }
 
-export async function startControlPlane(opts: { readyTimeoutSeconds?: number } = {}): Promise<ControlPlane> {
+export interface StartOptions {
+  /** Seconds to wait for each component to become ready (default 180: the CI machine is shared and slow). */
+  readyTimeoutSeconds?: number;
+  /**
+   * Extra kube-apiserver flags, e.g. ['--min-request-timeout=5', '--etcd-compaction-interval=10s'] so watches
+   * end and old resource versions are compacted (410 Gone) within a test. Ignored when KUBECONFIG_MEC_TEST is set.
+   */
+  apiServerArgs?: string[];
+}
+
+export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
   const reuse = process.env.KUBECONFIG_MEC_TEST;
   let stateDir: string | undefined;
   let kubeconfigPath: string;
@@ -152,9 +168,11 @@ export async function startControlPlane(opts: { readyTimeoutSeconds?: number } =
     stateDir = mkdtempSync(join(tmpdir(), 'mec-test-kube-'));
     owned = true;
     const timeout = opts.readyTimeoutSeconds ?? 180;
-    process.env.KUBE_READY_TIMEOUT ??= String(timeout);
     try {
-      kubeconfigPath = await runScript(stateDir, ['up'], (timeout * 3 + 60) * 1000);
+      kubeconfigPath = await runScript(stateDir, ['up'], (timeout * 3 + 60) * 1000, {
+        KUBE_READY_TIMEOUT: String(timeout),
+        KUBE_APISERVER_EXTRA_ARGS: (opts.apiServerArgs ?? []).join(' '),
+      });
     } catch (err) {
       rmSync(stateDir, { recursive: true, force: true });
       throw err;
