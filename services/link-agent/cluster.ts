@@ -7,7 +7,9 @@
 // now measures inactivity, and an inactive watch is reopened from the last resourceVersion. An expired
 // resourceVersion (410 Gone) makes the informer list again by itself. Any other failure (API server restart,
 // connection refused, 5xx) only emits `error`: the informer then stays stopped, so we start() it again after
-// a pause, for as long as it takes.
+// a pause, for as long as it takes, and make that start list again rather than watch from the old
+// resourceVersion: a restarted API server may no longer serve it, and a fresh list also settles deletions
+// missed meanwhile (the informer reports them as deletes).
 import {
   CoreV1Api,
   type KubeConfig,
@@ -118,7 +120,11 @@ export function watchCluster(options: ClusterWatchOptions): ClusterWatch {
       log.warn('watch failed; restarting', { informer: name, err: String(err), inMs: restartDelayMs });
       const t = setTimeout(() => {
         timers.delete(t);
-        if (!stopped) void lw.start();
+        if (stopped) return;
+        // ListWatch has no public way to ask for a list; its resourceVersion field is what start() checks.
+        const state = lw as unknown as { resourceVersion?: unknown };
+        if (typeof state.resourceVersion === 'string') state.resourceVersion = '';
+        void lw.start();
       }, restartDelayMs);
       timers.add(t);
     });
