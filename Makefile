@@ -102,6 +102,11 @@ logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-a
 images: ## Build the edge and cloud images (mec-testbed/{edge,cloud}:dev; makes a local Node 24 base when pulls are impossible)
 	hack/images/build.sh
 
+##@ Link agent
+.PHONY: link-agent-image
+link-agent-image: ## Build mec-testbed/link-agent:dev (Node base + Debian's tc/ip, their libraries and netem's .dist tables)
+	services/link-agent/image/build.sh
+
 ##@ Benchmarks
 .PHONY: bench-services
 bench-services: node_modules ## Edge echo throughput and p50/p99 vs a bare node:http server (ratio), and inspect megapixels/s
