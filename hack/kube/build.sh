@@ -62,7 +62,11 @@ version_of() {
     *) "$bin_dir/$1" --version 2>/dev/null ;;
   esac
 }
-up_to_date() { [[ -x "$bin_dir/$1" ]] && version_of "$1" | grep -qxF "$(expected_version "$1")"; }
+up_to_date() {
+  # Capture first: with pipefail, `grep -q` closing the pipe early would fail the check (SIGPIPE) at random.
+  local out
+  [[ -x "$bin_dir/$1" ]] && out=$(version_of "$1") && grep -qxF "$(expected_version "$1")" <<<"$out"
+}
 
 # go build with a progress ticker: `-v` names every package it compiles; count them every 20 s.
 go_build() { # name, module dir, package, extra -ldflags
