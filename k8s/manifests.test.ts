@@ -109,6 +109,44 @@ describe('rendered overlays', { skip: skipUnless(kustomize) }, () => {
     });
   }
 
+  for (const overlay of OVERLAYS) {
+    it(`${overlay}: Grafana mounts the grafana/ component's provisioning, datasource uid fixed, home dashboard present`, () => {
+      const objects = rendered.get(overlay) ?? [];
+      const grafana = get(overlay, 'Deployment', 'grafana');
+      const spec = podSpecOf(grafana) as Manifest;
+      const byVolume = new Map<string, Manifest>(
+        spec.volumes.filter((v: Manifest) => v.configMap).map((v: Manifest) => [v.name, v.configMap]),
+      );
+      for (const [volume, cm] of byVolume) {
+        assert.ok(
+          objects.some((o) => o.kind === 'ConfigMap' && o.metadata?.name === cm.name),
+          `volume ${volume}: ConfigMap ${cm.name} is rendered (the grafana/ component is included)`,
+        );
+      }
+      const cm = (volume: string) =>
+        objects.find((o) => o.kind === 'ConfigMap' && o.metadata?.name === byVolume.get(volume)?.name);
+      const datasources = parse(Object.values(cm('datasources')?.data ?? {})[0] as string);
+      const prom = datasources.datasources.find((d: Manifest) => d.type === 'prometheus');
+      assert.ok(prom?.uid, 'fixed datasource uid');
+      assert.equal(
+        prom.url,
+        `http://prometheus.mec-testbed.svc:${get(overlay, 'Service', 'prometheus').spec.ports[0].port}`,
+      );
+      const home = env(grafana, 'GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH') as string;
+      const mount = spec.containers[0].volumeMounts.find((m: Manifest) => m.name === 'dashboards').mountPath;
+      assert.ok(home.startsWith(`${mount}/`));
+      assert.ok(
+        home.slice(mount.length + 1) in (cm('dashboards')?.data ?? {}),
+        `${home} is in the dashboards ConfigMap`,
+      );
+      assert.equal(env(grafana, 'GF_AUTH_ANONYMOUS_ORG_ROLE'), 'Viewer');
+      const password = spec.containers[0].env.find((e: Manifest) => e.name === 'GF_SECURITY_ADMIN_PASSWORD');
+      assert.deepEqual(password.valueFrom, {
+        secretKeyRef: { name: 'grafana-admin', key: 'admin-password' },
+      });
+    });
+  }
+
   it('kind: netem backend; Grafana and Prometheus on the control plane, reachable at the mapped 127.0.0.1 ports', () => {
     assert.equal(env(get('kind', 'DaemonSet', 'link-agent'), 'LINK_BACKEND'), 'netem');
     const mappings = kindPortMappings(read('k8s/kind/cluster.yaml'));
