@@ -41,62 +41,6 @@ typecheck: node_modules ## Type-check everything, k6 scripts included (tsc)
 test: node_modules lint typecheck ## Run every test: lint, types, unit, HTTP, container, Prometheus and Kubernetes API tests
 	$(NPM) test
 
-##@ Testbed
-# The kind testbed. Versions and digests come from versions.env (included above); the logic is in hack/testbed/
-# and services/cli.
-KIND_CLUSTER ?= mec-testbed
-KUBE_CONTEXT ?= kind-$(KIND_CLUSTER)
-WAIT_TIMEOUT ?= 300
-KIND := bin/kind-$(KIND_VERSION)
-KUBECTL := bin/kubectl-$(KUBECTL_VERSION)
-# EMULATION picks the overlay: netem (kernel qdiscs on each site node) or proxy (userspace link proxy).
-OVERLAY_netem := k8s/overlays/kind
-OVERLAY_proxy := k8s/overlays/kind-proxy
-OVERLAY ?= $(OVERLAY_$(EMULATION))
-TESTBED_IMAGES := mec-testbed/edge:dev mec-testbed/cloud:dev mec-testbed/link-agent:dev $(if $(filter proxy,$(EMULATION)),mec-testbed/link-proxy:dev)
-MEC_CLI := $(NODE) services/cli/main.ts --context $(KUBE_CONTEXT)
-KUSTOMIZE_BUILD := $(KUBECTL) kustomize --load-restrictor LoadRestrictionsNone
-
-$(KIND): versions.env hack/tools/sha256sums.txt
-	hack/tools/install.sh kind
-
-$(KUBECTL): versions.env hack/tools/sha256sums.txt
-	hack/tools/install.sh kubectl
-
-.PHONY: tools
-tools: $(KIND) $(KUBECTL) ## Install the pinned kind and kubectl into ./bin (sha256 checked against hack/tools/sha256sums.txt)
-
-.PHONY: up
-up: tools node_modules ## Create or update the testbed and print its URLs (EMULATION=netem|proxy, PROFILE=<preset|file>)
-	@test -n "$(OVERLAY)" || { echo "EMULATION must be netem or proxy, got '$(EMULATION)'"; exit 2; }
-	hack/testbed/check-emulation.sh $(EMULATION)
-	hack/testbed/cluster.sh $(KIND) $(KIND_CLUSTER) k8s/kind/cluster.yaml $(KIND_NODE_IMAGE)
-	hack/images/build.sh
-	hack/testbed/load-images.sh $(KIND) $(KIND_CLUSTER) $(TESTBED_IMAGES)
-	$(KUSTOMIZE_BUILD) $(OVERLAY) | $(KUBECTL) --context $(KUBE_CONTEXT) apply --server-side --field-manager=mec-testbed --force-conflicts -f -
-	$(MEC_CLI) ensure-secrets
-	$(MEC_CLI) profile $(PROFILE)
-	$(MEC_CLI) wait --timeout $(WAIT_TIMEOUT)
-	$(if $(filter netem,$(EMULATION)),$(MEC_CLI) netem)
-	@echo "mec-testbed is up (profile $(PROFILE), emulation $(EMULATION)):"
-	@$(MEC_CLI) urls
-
-.PHONY: down
-down: $(KIND) ## Delete the testbed's kind cluster (nothing else is touched)
-	$(KIND) delete cluster --name $(KIND_CLUSTER)
-
-.PHONY: status
-status: node_modules ## Nodes and sites, pods, the profile each link agent applied, netem per node, URLs
-	$(MEC_CLI) status
-
-.PHONY: profile
-profile: node_modules ## Switch the link profile at run time: PROFILE=<preset|file> (validated first; invalid ones are refused)
-	$(MEC_CLI) profile $(PROFILE)
-
-.PHONY: logs
-logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-agent|... to pick one)
-	$(KUBECTL) --context $(KUBE_CONTEXT) logs -n $(if $(filter link-agent,$(APP)),mec-testbed-system,mec-testbed) -l $(if $(APP),app.kubernetes.io/name=$(APP),app.kubernetes.io/part-of=mec-testbed) --all-containers --prefix --tail=50 --max-log-requests=20 -f
-
 ##@ Build
 .PHONY: images
 images: ## Build the edge and cloud images (mec-testbed/{edge,cloud}:dev; makes a local Node 24 base when pulls are impossible)
@@ -129,6 +73,62 @@ kube-down: ## Stop the control plane kube-up started
 .PHONY: kube-status
 kube-status: ## Show which control-plane components run, and the kubeconfig
 	hack/kube/control-plane.sh status
+
+##@ Testbed
+# The kind testbed. Versions and digests come from versions.env (included above); the logic is in hack/testbed/
+# and services/cli.
+KIND_CLUSTER ?= mec-testbed
+KUBE_CONTEXT ?= kind-$(KIND_CLUSTER)
+WAIT_TIMEOUT ?= 300
+KIND := bin/kind-$(KIND_VERSION)
+KUBECTL := bin/kubectl-$(KUBECTL_VERSION)
+# EMULATION picks the overlay: netem (kernel qdiscs on each site node) or proxy (userspace link proxy).
+OVERLAY_netem := k8s/overlays/kind
+OVERLAY_proxy := k8s/overlays/kind-proxy
+OVERLAY ?= $(OVERLAY_$(EMULATION))
+TESTBED_IMAGES := mec-testbed/edge:dev mec-testbed/cloud:dev mec-testbed/link-agent:dev $(if $(filter proxy,$(EMULATION)),mec-testbed/link-proxy:dev)
+MEC_CLI := $(NODE) services/cli/main.ts --context $(KUBE_CONTEXT)
+KUSTOMIZE_BUILD := $(KUBECTL) kustomize --load-restrictor LoadRestrictionsNone
+
+$(KIND): versions.env hack/tools/sha256sums.txt
+	hack/tools/install.sh kind
+
+$(KUBECTL): versions.env hack/tools/sha256sums.txt
+	hack/tools/install.sh kubectl
+
+.PHONY: tools
+tools: $(KIND) $(KUBECTL) ## Install the pinned kind and kubectl into ./bin (sha256 checked against hack/tools/sha256sums.txt)
+
+.PHONY: up
+up: tools node_modules ## Create or update the testbed and print its URLs (EMULATION=netem|proxy, PROFILE=<preset|file>)
+	@test -n "$(OVERLAY)" || { echo "EMULATION must be netem or proxy, got '$(EMULATION)'"; exit 2; }
+	hack/testbed/check-emulation.sh $(EMULATION)
+	hack/testbed/cluster.sh $(KIND) $(KIND_CLUSTER) k8s/kind/cluster.yaml $(KIND_NODE_IMAGE)
+	$(MAKE) images link-agent-image
+	hack/testbed/load-images.sh $(KIND) $(KIND_CLUSTER) $(TESTBED_IMAGES)
+	$(KUSTOMIZE_BUILD) $(OVERLAY) | $(KUBECTL) --context $(KUBE_CONTEXT) apply --server-side --field-manager=mec-testbed --force-conflicts -f -
+	$(MEC_CLI) ensure-secrets
+	$(MEC_CLI) profile $(PROFILE)
+	$(MEC_CLI) wait --timeout $(WAIT_TIMEOUT)
+	$(if $(filter netem,$(EMULATION)),$(MEC_CLI) netem)
+	@echo "mec-testbed is up (profile $(PROFILE), emulation $(EMULATION)):"
+	@$(MEC_CLI) urls
+
+.PHONY: down
+down: $(KIND) ## Delete the testbed's kind cluster (nothing else is touched)
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
+
+.PHONY: status
+status: node_modules ## Nodes and sites, pods, the profile each link agent applied, netem per node, URLs
+	$(MEC_CLI) status
+
+.PHONY: profile
+profile: node_modules ## Switch the link profile at run time: PROFILE=<preset|file> (validated first; invalid ones are refused)
+	$(MEC_CLI) profile $(PROFILE)
+
+.PHONY: logs
+logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-agent|... to pick one)
+	$(KUBECTL) --context $(KUBE_CONTEXT) logs -n $(if $(filter link-agent,$(APP)),mec-testbed-system,mec-testbed) -l $(if $(APP),app.kubernetes.io/name=$(APP),app.kubernetes.io/part-of=mec-testbed) --all-containers --prefix --tail=50 --max-log-requests=20 -f
 
 ##@ Observability
 .PHONY: promtool3
