@@ -54,7 +54,6 @@ describe('make -n: the testbed targets', () => {
       ),
       index(/^hack\/images\/build\.sh$/),
       index(/^services\/link-agent\/image\/build\.sh$/),
-      index(/^services\/link-agent\/image\/build\.sh$/),
       index(
         /load-images\.sh .* mec-testbed\/edge:dev mec-testbed\/cloud:dev mec-testbed\/link-agent:dev\s*$/,
       ),
