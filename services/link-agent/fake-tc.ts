@@ -21,7 +21,7 @@ export class FakeTc implements CommandRunner {
   /** Make the next matching changing command fail with this stderr (once). */
   failNext?: { match: RegExp; stderr: string };
   root: { kind: string; handle: string } = { kind: 'noqueue', handle: '0:' };
-  classes = new Map<string, number>();
+  classes = new Map<string, { parent: string; rate: number; ceil: number }>();
   leaves = new Map<string, Leaf>();
   filters: Array<{ prio: number; handle: string; flowid: string; match: string }> = [];
   #next = 0x800;
@@ -61,10 +61,16 @@ export class FakeTc implements CommandRunner {
     } else if (object === 'class') {
       const classid = at('classid');
       if (verb === 'del') {
-        if (this.filters.some((f) => f.flowid === classid)) fail('Error: HTB class in use.');
+        const children = [...this.classes.values()].some((c) => c.parent === classid);
+        if (children || this.filters.some((f) => f.flowid === classid)) fail('Error: HTB class in use.');
         this.classes.delete(classid);
         this.leaves.delete(classid);
-      } else this.classes.set(classid, parseTcRate(at('rate')) ?? 0);
+      } else {
+        const have = this.classes.get(classid);
+        if (have && have.parent !== at('parent')) fail('Error: Specified class not found.');
+        const rate = parseTcRate(at('rate')) ?? 0;
+        this.classes.set(classid, { parent: at('parent'), rate, ceil: parseTcRate(at('ceil')) ?? rate });
+      }
     } else if (object === 'filter') {
       const prio = Number(at('prio'));
       if (verb === 'del')
@@ -116,8 +122,8 @@ export class FakeTc implements CommandRunner {
     if (args.includes('class')) {
       return [...this.classes]
         .map(
-          ([id, rate]) =>
-            `class htb ${id} root prio 0 rate ${rate}bit ceil ${rate}bit burst 1600b cburst 1600b `,
+          ([id, c]) =>
+            `class htb ${id} ${c.parent === this.root.handle ? 'root' : `parent ${c.parent}`} prio 0 rate ${c.rate}bit ceil ${c.ceil}bit burst 1600b cburst 1600b `,
         )
         .join('\n');
     }

@@ -51,8 +51,13 @@ describe('the tc plan against the real tc in a network namespace', { skip: skipU
 
     const seen = await observe(runner, DEV);
     assert.deepEqual(seen.root, { kind: 'htb', handle: 'ec:' });
-    assert.deepEqual([...seen.classes.keys()].sort(), ['ec:2', 'ec:3']);
-    assert.equal(seen.classes.get('ec:2')?.rateBits, 80e6);
+    assert.deepEqual([...seen.classes.keys()].sort(), ['ec:11', 'ec:2', 'ec:3']);
+    assert.deepEqual(seen.classes.get('ec:2'), {
+      classid: 'ec:2',
+      parent: 'ec:11',
+      rateBits: 40e6,
+      ceilBits: 80e6,
+    });
     assert.deepEqual(seen.leaves.get('ec:3'), { kind: 'pfifo', handle: '103:', options: { limit: 1000 } });
     assert.deepEqual(seen.filters.map((f) => `${f.prio} ${f.match} ${f.flowid}`).sort(), [
       '2 10.244.2.0/24 ec:2',
@@ -71,7 +76,8 @@ describe('the tc plan against the real tc in a network namespace', { skip: skipU
     const change = diffPlan(tree('4g-lte', peers), seen);
     await applyCommands(runner, change);
     const after = await observe(runner, DEV);
-    assert.equal(after.classes.get('ec:2')?.rateBits, 40e6);
+    assert.equal(after.classes.get('ec:11')?.rateBits, 40e6);
+    assert.equal(after.classes.get('ec:2')?.rateBits, 20e6);
     assert.deepEqual(after.filters.map((f) => `${f.prio} ${f.match}`).sort(), [
       '2 172.18.0.4/32',
       '3 10.244.3.0/24',

@@ -51,7 +51,9 @@ export function parseQdiscStats(qdiscJson: string): QdiscStats[] {
   }));
 }
 
-function parseClasses(text: string): Array<{ classid: string; parent: string; rateBits?: number }> {
+type ObservedClass = { classid: string; parent: string; rateBits?: number; ceilBits?: number };
+
+function parseClasses(text: string): ObservedClass[] {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     // A tc whose htb printer speaks JSON.
@@ -61,9 +63,10 @@ function parseClasses(text: string): Array<{ classid: string; parent: string; ra
         classid: String(c.handle ?? ''),
         parent: c.root === true ? ROOT_HANDLE : String(c.parent ?? ''),
         ...(typeof c.rate === 'number' ? { rateBits: c.rate * 8 } : {}),
+        ...(typeof c.ceil === 'number' ? { ceilBits: c.ceil * 8 } : {}),
       }));
   }
-  const out: Array<{ classid: string; parent: string; rateBits?: number }> = [];
+  const out: ObservedClass[] = [];
   for (const line of trimmed.split('\n')) {
     const m = /^class htb (\S+) (?:(root)|parent (\S+))/.exec(line.trim());
     if (!m?.[1]) continue;
@@ -71,8 +74,15 @@ function parseClasses(text: string): Array<{ classid: string; parent: string; ra
     // An htb class "root" of our qdisc has the qdisc itself as parent.
     const parent = m[2] ? `${classid.split(':')[0]}:` : (m[3] ?? '');
     const rate = /\brate (\S+)/.exec(line)?.[1];
+    const ceil = /\bceil (\S+)/.exec(line)?.[1];
     const rateBits = rate === undefined ? undefined : parseTcRate(rate);
-    out.push({ classid, parent, ...(rateBits === undefined ? {} : { rateBits }) });
+    const ceilBits = ceil === undefined ? undefined : parseTcRate(ceil);
+    out.push({
+      classid,
+      parent,
+      ...(rateBits === undefined ? {} : { rateBits }),
+      ...(ceilBits === undefined ? {} : { ceilBits }),
+    });
   }
   return out;
 }

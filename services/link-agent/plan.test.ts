@@ -28,120 +28,144 @@ import {
 const EXPECTED: Record<string, Record<string, string[]>> = {
   '5g-mec': {
     ue: [
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 80mbit ceil 80mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 40mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 40mbit ceil 80mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 6ms 2ms distribution normal loss random 0.1% rate 80mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 15ms 2236us distribution normal loss random 0.10999% rate 80mbit',
     ],
     edge: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:12 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:13 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:12 classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:13 classid ec:3 htb rate 10gbit ceil 10gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1067 delay 6ms 2ms distribution normal loss random 0.1% rate 800mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 16667 delay 9ms 1ms distribution normal loss random 0.01% rate 10gbit',
     ],
     cloud: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:14 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:2 htb rate 5gbit ceil 10gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 2299 delay 15ms 2236us distribution normal loss random 0.10999% rate 800mbit',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 16667 delay 9ms 1ms distribution normal loss random 0.01% rate 10gbit',
     ],
   },
   '5g-wavelength': {
     ue: [
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 80mbit ceil 80mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 40mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 40mbit ceil 80mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 14ms 1ms distribution normal loss random 0.1% rate 80mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 33ms 1414us distribution normal loss random 0.1% rate 80mbit',
     ],
     edge: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:12 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:13 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:12 classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:13 classid ec:3 htb rate 10gbit ceil 10gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 2000 delay 14ms 1ms distribution normal loss random 0.1% rate 800mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 33334 delay 19ms 1ms distribution normal rate 10gbit',
     ],
     cloud: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:14 htb rate 10gbit ceil 10gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:2 htb rate 5gbit ceil 10gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 4589 delay 33ms 1414us distribution normal loss random 0.1% rate 800mbit',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 33334 delay 19ms 1ms distribution normal rate 10gbit',
     ],
   },
   '4g-lte': {
     ue: [
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 40mbit ceil 40mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 40mbit ceil 40mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 40mbit ceil 40mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 20mbit ceil 40mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 20mbit ceil 40mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 14ms 3ms distribution normal loss random 0.3% rate 40mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 23ms 3162us distribution normal loss random 0.30997% rate 40mbit',
     ],
     edge: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 150mbit ceil 150mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:12 htb rate 150mbit ceil 150mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:13 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:12 classid ec:1 htb rate 150mbit ceil 150mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:13 classid ec:3 htb rate 1gbit ceil 1gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1000 delay 14ms 3ms distribution normal loss random 0.3% rate 150mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1667 delay 9ms 1ms distribution normal loss random 0.01% rate 1gbit',
     ],
     cloud: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 150mbit ceil 150mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:14 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:1 htb rate 150mbit ceil 150mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:2 htb rate 500mbit ceil 1gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1000 delay 23ms 3162us distribution normal loss random 0.30997% rate 150mbit',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1667 delay 9ms 1ms distribution normal loss random 0.01% rate 1gbit',
     ],
   },
   'congested-backhaul': {
     ue: [
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 80mbit ceil 80mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 50mbit ceil 50mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 40mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 40mbit ceil 50mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 6ms 2ms distribution normal loss random 0.1% rate 80mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 36ms 15133us distribution normal loss random 1.099% rate 50mbit',
     ],
     edge: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 50mbit ceil 50mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:12 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:13 htb rate 50mbit ceil 50mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:12 classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:13 classid ec:3 htb rate 50mbit ceil 50mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1067 delay 6ms 2ms distribution normal loss random 0.1% rate 800mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 30ms 15ms distribution paretonormal loss random 1% rate 50mbit',
     ],
     cloud: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 50mbit ceil 50mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 50mbit ceil 50mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:14 htb rate 50mbit ceil 50mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:1 htb rate 25mbit ceil 50mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:2 htb rate 25mbit ceil 50mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1000 delay 36ms 15133us distribution normal loss random 1.099% rate 50mbit',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 30ms 15ms distribution paretonormal loss random 1% rate 50mbit',
     ],
   },
   'far-cloud': {
     ue: [
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 80mbit ceil 80mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 40mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 40mbit ceil 80mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 6ms 2ms distribution normal loss random 0.1% rate 80mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 71ms 2828us distribution normal loss random 0.1999% rate 80mbit',
     ],
     edge: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:12 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:13 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:12 classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:13 classid ec:3 htb rate 1gbit ceil 1gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1067 delay 6ms 2ms distribution normal loss random 0.1% rate 800mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 11167 delay 65ms 2ms distribution normal loss random 0.1% rate 1gbit',
     ],
     cloud: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 800mbit ceil 800mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:14 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:1 htb rate 500mbit ceil 800mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:2 htb rate 500mbit ceil 1gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 9844 delay 71ms 2828us distribution normal loss random 0.1999% rate 800mbit',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 11167 delay 65ms 2ms distribution normal loss random 0.1% rate 1gbit',
     ],
   },
   'wifi-lan-edge': {
     ue: [
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 400mbit ceil 400mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 400mbit ceil 400mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 400mbit ceil 400mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 200mbit ceil 400mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 200mbit ceil 400mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 1400us 500us distribution normal loss random 0.05% rate 400mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 11400us 1118us distribution normal loss random 0.059995% rate 400mbit',
     ],
     edge: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 400mbit ceil 400mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:12 htb rate 400mbit ceil 400mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:13 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:12 classid ec:1 htb rate 400mbit ceil 400mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:13 classid ec:3 htb rate 1gbit ceil 1gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1000 delay 1400us 500us distribution normal loss random 0.05% rate 400mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1834 delay 10ms 1ms distribution normal loss random 0.01% rate 1gbit',
     ],
     cloud: [
-      'tc class replace dev eth0 parent ec: classid ec:1 htb rate 400mbit ceil 400mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:14 htb rate 1gbit ceil 1gbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:1 htb rate 400mbit ceil 400mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:14 classid ec:2 htb rate 500mbit ceil 1gbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:1 handle 101: netem limit 1000 delay 11400us 1118us distribution normal loss random 0.059995% rate 400mbit',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1834 delay 10ms 1ms distribution normal loss random 0.01% rate 1gbit',
     ],
@@ -176,7 +200,14 @@ function applied(
   let handle = 0x800;
   return {
     root: { kind: 'htb', handle: 'ec:' },
-    classes: new Map(tree.classes.map((c) => [c.classid, { parent: 'ec:', rateBits: c.rateBits }])),
+    classes: new Map([
+      ...tree.links.map(
+        (l) => [l.classid, { parent: 'ec:', rateBits: l.rateBits, ceilBits: l.rateBits }] as const,
+      ),
+      ...tree.classes.map(
+        (c) => [c.classid, { parent: c.parent, rateBits: c.rateBits, ceilBits: c.ceilBits }] as const,
+      ),
+    ]),
     leaves: new Map(
       tree.classes.map((c) => [
         c.classid,
@@ -197,11 +228,13 @@ const fingerprints = (site: string, peers = PEERS, name = '5g-mec') =>
   new Map(plan(site, peers, name).tree.classes.map((c) => [c.classid, leafSpec(c)]));
 
 describe('tc plan: the exact commands', () => {
-  it('5g-mec, ue node: root, a class and a netem leaf per other site, filters on node IP and pod CIDR', () => {
+  it('5g-mec, ue node: root, the uplink class, a class and a netem leaf per other site, filters', () => {
     assert.deepEqual(commands('ue'), [
       'tc qdisc replace dev eth0 root handle ec: htb',
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 80mbit ceil 80mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 80mbit ceil 80mbit quantum 60000',
+      // Both paths leave through the ue-edge uplink (80 Mbit/s): they share it, half guaranteed to each.
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 80mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 40mbit ceil 80mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 40mbit ceil 80mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 6ms 2ms distribution normal loss random 0.1% rate 80mbit',
       // ue -> cloud: kind routes it directly, so the class carries ue-edge + edge-cloud: 6+9 ms, sqrt(2²+1²) ms,
       // 1-(1-0.1%)(1-0.01%), min(80Mbit, 10Gbit).
@@ -250,7 +283,7 @@ describe('tc plan: edge cases', () => {
     const { tree, warnings } = plan('edge', []);
     assert.deepEqual(warnings, []);
     const cmds = diffPlan(tree, EMPTY_OBSERVED).map(formatCommand);
-    assert.equal(cmds.length, 5);
+    assert.equal(cmds.length, 7, 'root, 2 link classes, 2 site classes, 2 leaves');
     assert.ok(!cmds.some((c) => c.includes('filter')));
   });
 
@@ -349,8 +382,9 @@ describe('tc plan: idempotence and changes', () => {
       formatCommand,
     );
     assert.deepEqual(cmds, [
-      'tc class replace dev eth0 parent ec: classid ec:2 htb rate 40mbit ceil 40mbit quantum 60000',
-      'tc class replace dev eth0 parent ec: classid ec:3 htb rate 40mbit ceil 40mbit quantum 60000',
+      'tc class replace dev eth0 parent ec: classid ec:11 htb rate 40mbit ceil 40mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:2 htb rate 20mbit ceil 40mbit quantum 60000',
+      'tc class replace dev eth0 parent ec:11 classid ec:3 htb rate 20mbit ceil 40mbit quantum 60000',
       'tc qdisc replace dev eth0 parent ec:2 handle 102: netem limit 1000 delay 14ms 3ms distribution normal loss random 0.3% rate 40mbit',
       'tc qdisc replace dev eth0 parent ec:3 handle 103: netem limit 1000 delay 23ms 3162us distribution normal loss random 0.30997% rate 40mbit',
     ]);
@@ -394,6 +428,36 @@ describe('tc plan: idempotence and changes', () => {
       'tc filter del dev eth0 parent ec: protocol ip prio 9 handle 808::800 u32',
       'tc class del dev eth0 classid ec:9',
     ]);
+  });
+
+  it('a class under another parent (an older or differently shaped tree) makes a rebuild', () => {
+    const observed = applied('ue');
+    observed.classes.set('ec:2', { parent: 'ec:', rateBits: 80e6, ceilBits: 80e6 });
+    const cmds = diffPlan(plan('ue').tree, observed, fingerprints('ue')).map(formatCommand);
+    assert.equal(cmds[0], 'tc qdisc del dev eth0 root');
+    assert.deepEqual(cmds.slice(1), commands('ue'));
+  });
+
+  it('a link class no longer used goes after its children', () => {
+    const observed = applied('ue');
+    observed.classes.set('ec:19', { parent: 'ec:', rateBits: 1e6 });
+    observed.classes.set('ec:9', { parent: 'ec:19', rateBits: 1e6 });
+    assert.deepEqual(diffPlan(plan('ue').tree, observed, fingerprints('ue')).map(formatCommand), [
+      'tc class del dev eth0 classid ec:9',
+      'tc class del dev eth0 classid ec:19',
+    ]);
+  });
+
+  it('paths leaving through the same link share its capacity; a guaranteed share never exceeds the path rate', () => {
+    const { tree } = plan('cloud');
+    assert.deepEqual(
+      tree.links.map((l) => `${l.classid} ${l.link} ${l.rateBits}`),
+      ['ec:14 edge-cloud 10000000000'],
+    );
+    assert.deepEqual(
+      tree.classes.map((c) => `${c.to} ${c.parent} ${c.rateBits} ${c.ceilBits}`),
+      ['ue ec:14 800000000 800000000', 'edge ec:14 5000000000 10000000000'],
+    );
   });
 
   it('duplicated filters are trimmed to one', () => {
@@ -464,13 +528,24 @@ describe('tc spelling and read-back', () => {
     const qdisc =
       '[{"kind":"htb","handle":"ec:","root":true,"refcnt":3,"options":{"r2q":10,"default":"0","direct_packets_stat":0,"direct_qlen":1000}},{"kind":"pfifo","handle":"102:","parent":"ec:2","options":{"limit":1000}}]';
     const classes =
-      'class htb ec:2 root leaf 102: prio 0 rate 80Mbit ceil 80Mbit burst 1600b cburst 1600b \nclass htb ec:3 root prio 0 rate 10Gbit ceil 10Gbit burst 0b cburst 0b \n';
+      'class htb ec:11 root rate 80Mbit ceil 80Mbit burst 1600b cburst 1600b \nclass htb ec:2 parent ec:11 leaf 102: prio 0 rate 40Mbit ceil 80Mbit burst 1600b cburst 1600b \nclass htb ec:3 root prio 0 rate 10Gbit ceil 10Gbit burst 0b cburst 0b \n';
     const filters =
       '[{"parent":"ec:","protocol":"ip","pref":2,"kind":"u32","chain":0},{"parent":"ec:","protocol":"ip","pref":2,"kind":"u32","chain":0,"options":{"fh":"800:","ht_divisor":1}},{"parent":"ec:","protocol":"ip","pref":2,"kind":"u32","chain":0,"options":{"fh":"800::800","order":2048,"key_ht":"800","bkt":"0","flowid":"ec:2","not_in_hw":true,"match":{"value":"af40100","mask":"ffffff00","offmask":"","off":16}}}]';
     const o = parseObserved(qdisc, classes, filters);
     assert.deepEqual(o.root, { kind: 'htb', handle: 'ec:' });
     assert.deepEqual(o.leaves.get('ec:2'), { kind: 'pfifo', handle: '102:', options: { limit: 1000 } });
-    assert.deepEqual(o.classes.get('ec:3'), { classid: 'ec:3', parent: 'ec:', rateBits: 10e9 });
+    assert.deepEqual(o.classes.get('ec:3'), {
+      classid: 'ec:3',
+      parent: 'ec:',
+      rateBits: 10e9,
+      ceilBits: 10e9,
+    });
+    assert.deepEqual(o.classes.get('ec:2'), {
+      classid: 'ec:2',
+      parent: 'ec:11',
+      rateBits: 40e6,
+      ceilBits: 80e6,
+    });
     assert.deepEqual(o.filters, [{ prio: 2, handle: '800::800', flowid: 'ec:2', match: '10.244.1.0/24' }]);
     assert.equal(parseTcRate('2.5Gbit'), 2.5e9);
     assert.equal(u32DestinationPrefix({ value: 'ac120003', mask: 'ffffffff', off: 16 }), '172.18.0.3/32');

@@ -6,10 +6,12 @@
 //
 //   qdisc htb ec: root                      no default class: unmatched traffic (control plane, the node's
 //   │                                       own site, anything not listed) bypasses the tree untouched
-//   ├── class htb ec:2  (to edge)           rate = the path's rate (nominal line rate when unlimited)
-//   │   └── qdisc netem 102:                delay/jitter/distribution/loss/rate of the path, limit sized
-//   └── class htb ec:3  (to cloud)
-//       └── qdisc netem 103:
+//   └── class htb ec:11 (link ue-edge)      rate = ceil = the first link's capacity, shared by every path
+//       │                                   that leaves through it (ue→edge and ue→cloud share the uplink)
+//       ├── class htb ec:2  (to edge)       rate = a fair share, ceil = the path's rate
+//       │   └── qdisc netem 102:            delay/jitter/distribution/loss/rate of the path, limit sized
+//       └── class htb ec:3  (to cloud)
+//           └── qdisc netem 103:
 //   filters (parent ec:, protocol ip, u32): one prio per destination site (prio = class minor), one filter per
 //   peer node IP (/32) and pod CIDR of that site, flowid = the site's class.
 //
@@ -33,9 +35,11 @@ export const NOMINAL_LINE_RATE_BITS = 10e9;
 export const SIZING_PACKET_BYTES = 1500;
 export const MIN_LEAF_LIMIT = 1000;
 export const MAX_LEAF_LIMIT = 100_000;
-/** Explicit quantum keeps htb quiet about big quanta at Gbit rates; the classes do not borrow, so it is moot. */
+/** Explicit quantum keeps htb quiet about big quanta at Gbit rates (it only sets how siblings share a parent). */
 export const HTB_QUANTUM = 60000;
 export const SITE_LABEL = 'mec-testbed.dev/site';
+/** Site classes are ec:1…ec:f, link classes from ec:11 up. */
+export const MAX_SITES = 15;
 
 /** Another node this node sends to. */
 export interface PeerNode {
@@ -65,18 +69,33 @@ export interface DesiredClass {
   link: string;
   minor: number;
   classid: string;
+  /** The class of the first link on the path (the capacity this path shares with others through it). */
+  parent: string;
   prio: number;
   impairment: Impairment;
+  /** htb's guaranteed rate: the parent's capacity divided among the paths through it. */
   rateBits: number;
+  /** The path's rate (nominal line rate when unlimited). */
+  ceilBits: number;
   leaf: { kind: LeafKind; handle: string; args: string[] };
   /** Destination prefixes `a.b.c.d/len`, sorted, without duplicates. */
   matches: string[];
+}
+
+/** One per link leaving this node's site that some path starts with. */
+export interface DesiredLinkClass {
+  link: string;
+  to: SiteName;
+  minor: number;
+  classid: string;
+  rateBits: number;
 }
 
 export interface DesiredTree {
   device: string;
   site: SiteName;
   profile: string;
+  links: DesiredLinkClass[];
   classes: DesiredClass[];
 }
 
@@ -95,7 +114,7 @@ export interface ObservedTree {
   /** Qdiscs attached below the root, keyed by their parent (`ec:2`). */
   leaves: Map<string, { kind: string; handle: string; options: Record<string, unknown> }>;
   /** htb classes keyed by classid. */
-  classes: Map<string, { parent: string; rateBits?: number }>;
+  classes: Map<string, { parent: string; rateBits?: number; ceilBits?: number }>;
   /** u32 filter entries attached to the root. */
   filters: Array<{ prio: number; handle: string; flowid: string; match: string }>;
 }
@@ -129,6 +148,10 @@ export function desiredTree(input: PlanInput): { tree: DesiredTree; warnings: Pl
         `fix the node's ${SITE_LABEL} label or the profile`,
     );
   }
+  if (topology.sites.length > MAX_SITES)
+    throw new Error(
+      `profile "${topology.name}" declares ${topology.sites.length} sites; the netem plan handles at most ${MAX_SITES}`,
+    );
   const matchesBySite = new Map<SiteName, Set<string>>();
   for (const peer of [...input.peers].sort((a, b) => a.name.localeCompare(b.name))) {
     if (peer.site === site) continue; // same site: no link crossed, nothing to add
@@ -160,22 +183,44 @@ export function desiredTree(input: PlanInput): { tree: DesiredTree; warnings: Pl
   }
 
   const classes: DesiredClass[] = [];
-  topology.sites.forEach((to, index) => {
-    if (to === site) return;
+  const links = new Map<string, DesiredLinkClass>();
+  const members = new Map<string, number>();
+  const paths = topology.sites.flatMap((to, index) => {
+    if (to === site) return [];
+    const path = pathBetween(topology, site, to);
+    const first = path[0];
+    if (!first) return [];
+    // Link classes are numbered after the directed link's place in the profile (0x11, 0x12, …), site classes
+    // after the site's place (1, 2, …; hence at most 15 sites): stable while the profile's shape is.
+    const linkMinor = 0x10 + topology.links.indexOf(first) + 1;
+    const key = `${first.from}->${first.to}`;
+    if (!links.has(key))
+      links.set(key, {
+        link: first.link,
+        to: first.to,
+        minor: linkMinor,
+        classid: `${ROOT_MAJOR}:${linkMinor.toString(16)}`,
+        rateBits: first.impairment.rateBitsPerSecond ?? NOMINAL_LINE_RATE_BITS,
+      });
+    members.set(key, (members.get(key) ?? 0) + 1);
+    return [{ to, index, path, key }];
+  });
+  for (const { to, index, path, key } of paths) {
     const minor = index + 1;
     const impairment = pathImpairment(topology, site, to);
-    const rateBits = impairment.rateBitsPerSecond ?? NOMINAL_LINE_RATE_BITS;
+    const parent = links.get(key) as DesiredLinkClass;
+    const ceilBits = Math.min(impairment.rateBitsPerSecond ?? NOMINAL_LINE_RATE_BITS, parent.rateBits);
     const limit = leafLimit(impairment);
     classes.push({
       to,
-      link: pathBetween(topology, site, to)
-        .map((l) => l.link)
-        .join('+'),
+      link: path.map((l) => l.link).join('+'),
       minor,
       classid: `${ROOT_MAJOR}:${minor.toString(16)}`,
+      parent: parent.classid,
       prio: minor,
       impairment,
-      rateBits,
+      rateBits: Math.min(ceilBits, Math.floor(parent.rateBits / (members.get(key) ?? 1))),
+      ceilBits,
       leaf: {
         kind: leafKind,
         handle: `${(0x100 + minor).toString(16)}:`,
@@ -183,8 +228,9 @@ export function desiredTree(input: PlanInput): { tree: DesiredTree; warnings: Pl
       },
       matches: [...(matchesBySite.get(to) ?? [])].sort(comparePrefixes),
     });
-  });
-  return { tree: { device, site, profile: topology.name, classes }, warnings };
+  }
+  const linkClasses = [...links.values()].sort((a, b) => a.minor - b.minor);
+  return { tree: { device, site, profile: topology.name, links: linkClasses, classes }, warnings };
 }
 
 /**
@@ -229,26 +275,44 @@ export function diffPlan(
     commands.push(['qdisc', 'replace', 'dev', dev, 'root', 'handle', ROOT_HANDLE, 'htb']);
     current = { ...EMPTY_OBSERVED, root: { kind: 'htb', handle: ROOT_HANDLE } };
   }
-  const wanted = new Set(tree.classes.map((c) => c.classid));
+  const wanted = new Map<string, { parent: string; rateBits: number; ceilBits: number }>([
+    ...tree.links.map(
+      (l) => [l.classid, { parent: ROOT_HANDLE, rateBits: l.rateBits, ceilBits: l.rateBits }] as const,
+    ),
+    ...tree.classes.map(
+      (c) => [c.classid, { parent: c.parent, rateBits: c.rateBits, ceilBits: c.ceilBits }] as const,
+    ),
+  ]);
+  // htb cannot move a class to another parent: when the shape changed (a profile with other links), rebuild.
+  const moved = [...wanted].some(([id, w]) => {
+    const have = current.classes.get(id);
+    return have !== undefined && have.parent !== w.parent;
+  });
+  if (moved) {
+    return [['qdisc', 'del', 'dev', dev, 'root'], ...diffPlan(tree, EMPTY_OBSERVED)];
+  }
 
-  for (const c of tree.classes) {
-    const have = current.classes.get(c.classid);
-    if (!have || have.parent !== ROOT_HANDLE || !sameRate(have.rateBits, c.rateBits)) {
-      const rate = tcRate(c.rateBits);
+  for (const [classid, w] of wanted) {
+    const have = current.classes.get(classid);
+    if (
+      !have ||
+      !sameRate(have.rateBits, w.rateBits) ||
+      (have.ceilBits !== undefined && !sameRate(have.ceilBits, w.ceilBits))
+    ) {
       commands.push([
         'class',
         'replace',
         'dev',
         dev,
         'parent',
-        ROOT_HANDLE,
+        w.parent,
         'classid',
-        c.classid,
+        classid,
         'htb',
         'rate',
-        rate,
+        tcRate(w.rateBits),
         'ceil',
-        rate,
+        tcRate(w.ceilBits),
         'quantum',
         String(HTB_QUANTUM),
       ]);
@@ -324,9 +388,11 @@ export function diffPlan(
       ]);
     }
   }
-  for (const classid of [...current.classes.keys()].sort()) {
-    if (!wanted.has(classid)) commands.push(['class', 'del', 'dev', dev, 'classid', classid]);
-  }
+  // Leaf classes before the link classes above them (htb refuses to delete a class that has children).
+  const stale = [...current.classes]
+    .filter(([id]) => !wanted.has(id))
+    .sort(([a, x], [b, y]) => depth(y.parent) - depth(x.parent) || a.localeCompare(b));
+  for (const [classid] of stale) commands.push(['class', 'del', 'dev', dev, 'classid', classid]);
   return commands;
 }
 
@@ -351,6 +417,10 @@ export function summarize(tree: DesiredTree): string[] {
 
 export function formatCommand(command: Command): string {
   return ['tc', ...command].join(' ');
+}
+
+function depth(parent: string): number {
+  return parent === ROOT_HANDLE ? 0 : 1;
 }
 
 function isOwnRoot(root: ObservedTree['root']): boolean {

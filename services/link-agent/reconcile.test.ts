@@ -84,7 +84,7 @@ describe('reconcile loop (in-process)', () => {
       timeoutMs: 5000,
       what: 'first apply',
     });
-    assert.equal(tc.changes().length, 9);
+    assert.equal(tc.changes().length, 10, 'root, uplink class, 2 site classes, 2 leaves, 4 filters');
     assert.equal(tc.changes()[0], 'tc qdisc replace dev eth0 root handle ec: htb');
 
     tc.clear();
