@@ -275,3 +275,47 @@ describe('skeleton draining in-process', () => {
     assert.equal(app.state.ready, false);
   });
 });
+
+describe('structured request logs', () => {
+  async function logsFor(accessLog: string, paths: string[]): Promise<Record<string, unknown>[]> {
+    const { createApp, configFor } = await import('./app.ts');
+    const { createLogger } = await import('./logger.ts');
+    const { start } = await import('./server.ts');
+    const lines: string[] = [];
+    const config = configFor(testService, { ACCESS_LOG: accessLog });
+    const app = createApp(testService, config, {
+      log: createLogger('debug', { site: 'edge' }, (l) => lines.push(l)),
+    });
+    const running = await start(app, { port: 0, host: '127.0.0.1' });
+    for (const path of paths) {
+      await (
+        await fetch(`${running.url}${path}`, { headers: { 'x-request-id': `id-${path.length}` } })
+      ).arrayBuffer();
+    }
+    await running.stop();
+    return lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request');
+  }
+
+  it('ACCESS_LOG=errors (default) logs failed requests as JSON with the request id, not successful ones', async () => {
+    const logs = await logsFor('errors', ['/healthz', '/api/v1/nope']);
+    assert.equal(logs.length, 1);
+    assert.equal(logs[0]?.level, 'warn');
+    assert.equal(logs[0]?.status, 404);
+    assert.equal(logs[0]?.route, 'unmatched');
+    assert.equal(logs[0]?.requestId, 'id-12');
+    assert.equal(logs[0]?.site, 'edge');
+    assert.match(String(logs[0]?.time), /^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('ACCESS_LOG=all logs every request; none logs none', async () => {
+    const all = await logsFor('all', ['/healthz', '/api/v1/nope']);
+    assert.deepEqual(
+      all.map((l) => [l.route, l.status, l.requestId]),
+      [
+        ['/healthz', 200, 'id-8'],
+        ['unmatched', 404, 'id-12'],
+      ],
+    );
+    assert.equal((await logsFor('none', ['/healthz', '/api/v1/nope'])).length, 0);
+  });
+});

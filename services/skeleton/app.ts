@@ -90,6 +90,9 @@ export interface ServiceApp<S extends ConfigSpec = ConfigSpec> {
   readonly state: AppState;
 }
 
+/** Requests at least this slow are logged even with ACCESS_LOG=errors. */
+const SLOW_REQUEST_SECONDS = 1;
+
 const REQUEST_ID = /^[A-Za-z0-9._:/+=-]{1,128}$/;
 
 interface Locals {
@@ -110,6 +113,7 @@ export function createApp<S extends ConfigSpec>(
   const log = options.log ?? createLogger(config.logLevel, { site });
   const metrics = createMetrics(site);
   const state: AppState = { ready: false, draining: false };
+  const accessLog = config.accessLog;
   const app = express();
   app.disable('x-powered-by');
   // ETags would hash every echo and media body for no benefit to this testbed's clients.
@@ -119,18 +123,22 @@ export function createApp<S extends ConfigSpec>(
     const started = performance.now();
     const incoming = req.get('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const reqLog = log.child({ requestId });
+    // The request's logger is made on first use: most requests only write the one access-log line below.
+    let reqLog: Logger | undefined;
     const ctx: RequestContext = {
       requestId,
       site,
-      log: reqLog,
+      get log() {
+        reqLog ??= log.child({ requestId });
+        return reqLog;
+      },
       metrics,
       async timeWorkload(workload, work) {
-        const end = metrics.workloadDuration.startTimer({ site, workload });
+        const begin = performance.now();
         try {
           return await work();
         } finally {
-          end();
+          metrics.workloadDuration.observe({ site, workload }, (performance.now() - begin) / 1000);
         }
       },
     };
@@ -160,7 +168,10 @@ export function createApp<S extends ConfigSpec>(
         { site, route, method: req.method, status_code: String(status) },
         seconds,
       );
+      const slow = seconds >= SLOW_REQUEST_SECONDS;
+      if (accessLog === 'none' || (accessLog === 'errors' && status < 400 && !slow)) return;
       const fields = {
+        requestId,
         method: req.method,
         path: req.path,
         route,
@@ -168,10 +179,11 @@ export function createApp<S extends ConfigSpec>(
         durationMs: Math.round(seconds * 1e6) / 1e3,
         remote: req.socket.remoteAddress,
       };
-      if (status >= 500) reqLog.error('request', fields);
+      if (status >= 500) log.error('request', fields);
+      else if (status >= 400 || slow) log.warn('request', fields);
       else if (route === '/healthz' || route === '/readyz' || route === '/metrics')
-        reqLog.debug('request', fields);
-      else reqLog.info('request', fields);
+        log.debug('request', fields);
+      else log.info('request', fields);
     };
     res.on('finish', () => record(false));
     res.on('close', () => record(!res.writableFinished));

@@ -159,12 +159,22 @@ export function bytesVar(
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+// One JSON line per request costs about as much as an echo itself at thousands of requests per second, and the
+// request metrics already count every request: by default only failed and slow requests are logged.
+export const ACCESS_LOGS = ['all', 'errors', 'none'] as const;
+export type AccessLog = (typeof ACCESS_LOGS)[number];
 
 /** The variables every service reads (the service contract in the team's contracts). */
 export const commonConfigSpec = {
   port: integerVar('PORT', 'TCP port to listen on (0 picks a free one)', 8080, 0, 65535),
   host: hostVar('HOST', 'address to listen on', '0.0.0.0'),
   logLevel: enumVar('LOG_LEVEL', 'lowest log level written', 'info' as LogLevel, LOG_LEVELS),
+  accessLog: enumVar(
+    'ACCESS_LOG',
+    'which requests get an access-log line: all, errors (4xx/5xx and requests slower than 1 s), none',
+    'errors' as AccessLog,
+    ACCESS_LOGS,
+  ),
   shutdownTimeoutSeconds: numberVar(
     'SHUTDOWN_TIMEOUT_SECONDS',
     'after SIGTERM, how long in-flight requests may take before connections are closed',
