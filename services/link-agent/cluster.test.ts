@@ -3,6 +3,8 @@
 // profile change applied within 5 s, an invalid profile kept out, a node joining, netem missing, the API server
 // restarting, watches expiring. No kubelet here: the agent runs in this process, not in a pod.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,13 +18,14 @@ import {
   serverSideApply,
   startControlPlane,
 } from '../../test/support/kube.ts';
-import { skipUnless } from '../../test/support/requirements.ts';
+import { need, root, skipUnless } from '../../test/support/requirements.ts';
 import { PRESETS } from '../topology/index.ts';
 import { type ClusterWatch, watchCluster } from './cluster.ts';
 import { FakeTc } from './fake-tc.ts';
 import { createAgentMetrics } from './metrics.ts';
 import type { ProbeResult } from './probe.ts';
 import { Reconciler } from './reconcile.ts';
+import { ExecRunner, observe } from './runner.ts';
 import { type AgentStatus, parseStatus, statusPublisher } from './status.ts';
 
 const NS = 'mec-testbed-system';
@@ -200,6 +203,58 @@ describe('link agent against a real API server', { skip: skipUnless(kubeBinaries
     );
     assert.ok(listsAfter.profile > listsBefore.profile, 'profile re-listed');
     await eventually(async () => (await status('mec-ue'))?.profile === '4g-lte', { timeoutMs: 10_000 });
+  });
+
+  it('end to end with the real tc in a namespace (pfifo leaves): applied, followed, removed on shutdown', async (t) => {
+    if (!need(t, root)) return;
+    const ns = `mec-test-agent-e2e-${randomBytes(3).toString('hex')}`;
+    const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+    ip('netns', 'add', ns);
+    try {
+      ip('-n', ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth1');
+      ip('-n', ns, 'link', 'set', 'eth0', 'up');
+      const runner = new ExecRunner({ netns: ns });
+      const reconciler = new Reconciler({
+        nodeName: 'mec-cloud',
+        device: 'eth0',
+        runner,
+        leaf: 'pfifo',
+        metrics: createAgentMetrics({ defaultMetrics: false }),
+        publishStatus: statusPublisher(agentKc),
+        debounceMs: 50,
+      });
+      reconciler.setNetem({ available: true, checks: [], message: 'pfifo stands in for netem here' });
+      const watch = watchCluster({ kc: agentKc, inputs: reconciler, restartDelayMs: 300 });
+      try {
+        const seen = await eventually(
+          async () => {
+            const o = await observe(runner, 'eth0');
+            return o.filters.length >= 4 ? o : undefined;
+          },
+          { timeoutMs: 20_000, what: 'the tree on the namespace eth0' },
+        );
+        assert.deepEqual(seen.root, { kind: 'htb', handle: 'ec:' });
+        assert.deepEqual([...seen.classes.keys()].sort(), ['ec:1', 'ec:14', 'ec:2']);
+        assert.ok(
+          seen.filters.some((f) => f.match === '10.244.3.0/24' && f.flowid === 'ec:1'),
+          'ue pods → ec:1',
+        );
+        const s = await eventually(
+          async () => ((await status('mec-cloud'))?.inSync ? status('mec-cloud') : undefined),
+          {
+            timeoutMs: 10_000,
+          },
+        );
+        assert.equal(s?.site, 'cloud');
+      } finally {
+        await watch.stop();
+        await reconciler.shutdown();
+      }
+      const after = await observe(runner, 'eth0');
+      assert.equal(after.root?.handle, '0:', 'shutdown removed the tree, the kernel default is back');
+    } finally {
+      ip('netns', 'del', ns);
+    }
   });
 
   it('netem missing: the status ConfigMap says so, with the fix, and nothing is shaped', async () => {
