@@ -42,6 +42,25 @@ describe('netem probe classification', () => {
     assert.match(last?.args[2] ?? '', /^mecpr[0-9a-f]{6}a$/);
   });
 
+  it('removes a pair an earlier, killed probe left behind (and only such pairs)', async () => {
+    const runner = new RecordingRunner();
+    runner.respond = (program, args) =>
+      program === 'ip' && args[0] === '-j'
+        ? JSON.stringify([
+            { ifname: 'lo' },
+            { ifname: 'eth0' },
+            { ifname: 'mecpr0a1b2ca' },
+            { ifname: 'mecpr0a1b2cb' },
+          ])
+        : undefined;
+    await probeNetem(runner);
+    const deleted = runner.calls
+      .filter((c) => c.args[0] === 'link' && c.args[1] === 'del')
+      .map((c) => c.args[2]);
+    assert.equal(deleted[0], 'mecpr0a1b2ca');
+    assert.equal(deleted.length, 2, 'the leftover and this probe own pair');
+  });
+
   it('everything works: available, no fix', async () => {
     const result = await probeNetem(new RecordingRunner());
     assert.equal(result.available, true);

@@ -78,6 +78,8 @@ export async function probeNetem(runner: CommandRunner, options: ProbeOptions = 
   };
   let nsCreated = false;
   let vethCreated = false;
+  // A probe killed half-way (SIGKILL, OOM) leaves its pair behind; the names say they are the probe's.
+  if (!ns) await removeLeftovers(runner);
   try {
     if (ns) {
       await runner.run('ip', ['netns', 'add', ns]);
@@ -148,6 +150,22 @@ export async function probeNetem(runner: CommandRunner, options: ProbeOptions = 
     if (nsCreated && ns) await runner.run('ip', ['netns', 'del', ns]).catch(() => undefined);
   }
   return summarise(checks);
+}
+
+export const PROBE_DEVICE = /^mecpr[0-9a-f]{6}a$/;
+
+async function removeLeftovers(runner: CommandRunner): Promise<void> {
+  try {
+    const links = JSON.parse((await runner.run('ip', ['-j', 'link', 'show'])) || '[]') as Array<{
+      ifname?: string;
+    }>;
+    for (const { ifname } of links) {
+      if (ifname && PROBE_DEVICE.test(ifname))
+        await runner.run('ip', ['link', 'del', ifname]).catch(() => undefined);
+    }
+  } catch {
+    // Nothing to clean, or ip cannot list: the probe itself will say what is wrong.
+  }
 }
 
 export function summarise(checks: ProbeResult['checks']): ProbeResult {
