@@ -1,7 +1,9 @@
 // What the overlays render to, beyond security (policy.test.ts): the generated profile is fresh, versions come
 // from versions.env, the kind config matches the Services it exposes, and each emulation backend is wired.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
@@ -10,7 +12,7 @@ import { kindPortMappings, uiAccess } from '../services/cli/urls.ts';
 import { parseRoute } from '../services/link-proxy/config.ts';
 import { DEFAULT_PRESET, parseProfileText, REQUIRED_SITES } from '../services/topology/index.ts';
 import { versions } from '../test/support/kube.ts';
-import { skipUnless } from '../test/support/requirements.ts';
+import { commandWorks, need, skipUnless } from '../test/support/requirements.ts';
 import { podSpecOf } from './policy.ts';
 import { kustomize, type Manifest, OVERLAYS, REPO_ROOT, renderOverlay } from './render.ts';
 
@@ -54,6 +56,33 @@ describe('the kind cluster config', () => {
       .filter((n: Manifest) => n.role === 'worker')
       .map((n: Manifest) => n.labels?.['mec-testbed.dev/site']);
     assert.deepEqual([...sites].sort(), [...REQUIRED_SITES].sort());
+  });
+
+  it("decodes strictly with kind's own types at the pinned kind version (a misspelt field fails)", (t) => {
+    if (!need(t, commandWorks('go', ['version'], 'Go (kind-config-check builds against sigs.k8s.io/kind)')))
+      return;
+    const checker = join(REPO_ROOT, 'hack/tools/kind-config-check');
+    const ok = execFileSync('go', ['run', '.', join(REPO_ROOT, 'k8s/kind/cluster.yaml')], {
+      cwd: checker,
+      encoding: 'utf8',
+    });
+    assert.match(ok, /cluster\.yaml: ok/);
+    const dir = mkdtempSync(join(tmpdir(), 'mec-test-kind-'));
+    try {
+      const typo = join(dir, 'typo.yaml');
+      writeFileSync(typo, read('k8s/kind/cluster.yaml').replace('extraPortMappings:', 'extraPortMapping:'));
+      const r = spawnSync('go', ['run', '.', typo], { cwd: checker, encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /kind would refuse it: .*unknown field "extraPortMapping"/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const goMod = readFileSync(join(checker, 'go.mod'), 'utf8');
+    assert.match(
+      goMod,
+      new RegExp(`sigs\\.k8s\\.io/kind ${versions.KIND_VERSION}\\b`),
+      'checker pinned to KIND_VERSION',
+    );
   });
 
   it('leaves the node image to versions.env (pinned by digest) and exposes ports on 127.0.0.1 only', () => {
