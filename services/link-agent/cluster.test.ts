@@ -127,7 +127,7 @@ describe('link agent against a real API server', { skip: skipUnless(kubeBinaries
     await cp?.stop();
   });
 
-  it('applies the profile, publishes its status with the agent own RBAC, follows changes', async () => {
+  it('applies the profile, publishes its status with the agent own RBAC, follows changes', async (t) => {
     const agent = startAgent(agentKc, 'mec-ue', { available: true, checks: [], message: 'ok' });
     agents.push(agent);
     const { tc } = agent;
@@ -147,11 +147,14 @@ describe('link agent against a real API server', { skip: skipUnless(kubeBinaries
 
     // Profile change: the new netem spec is on the device within 5 s.
     tc.clear();
+    const changedAt = Date.now();
     await serverSideApply(cp.kc, profileMap(PRESETS['far-cloud']));
     await eventually(() => tc.changes().some((c) => c.includes('delay 71ms')), {
       timeoutMs: 5000,
+      intervalMs: 20,
       what: 'the far-cloud netem leaf',
     });
+    t.diagnostic(`profile change on the device ${Date.now() - changedAt} ms after the apply was sent`);
     await eventually(async () => (await status('mec-ue'))?.profile === 'far-cloud', { timeoutMs: 5000 });
 
     // An invalid profile is refused: the device and the status keep far-cloud, the problems are shown.
