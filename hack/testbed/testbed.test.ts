@@ -95,6 +95,19 @@ describe('make -n: the testbed targets', () => {
     assert.match(r.stdout + r.stderr, /EMULATION must be netem or proxy, got 'other'/);
   });
 
+  it('without Node 24 the CLI runs in the link-agent image, and npm is not needed', (t) => {
+    if (!need(t, make)) return;
+    const lines = dryRun('up', 'CLI_RUNTIME=docker');
+    assert.ok(!lines.some((l) => /^npm /.test(l)), 'no npm ci');
+    const cli = lines.filter((l) => l.includes('services/cli') || l.includes('cli-in-docker'));
+    assert.ok(cli.length >= 5);
+    for (const l of cli)
+      assert.match(
+        l,
+        /^hack\/testbed\/cli-in-docker\.sh bin\/kind-\S+ mec-testbed mec-testbed\/link-agent:dev --context kind-mec-testbed /,
+      );
+  });
+
   it('down, status, profile, logs', (t) => {
     if (!need(t, make)) return;
     assert.ok(dryRun('down').includes(`bin/kind-${versions.KIND_VERSION} delete cluster --name mec-testbed`));
@@ -209,6 +222,7 @@ describe('hack/testbed scripts', () => {
       'hack/testbed/cluster.sh',
       'hack/testbed/check-emulation.sh',
       'hack/testbed/load-images.sh',
+      'hack/testbed/cli-in-docker.sh',
       'hack/tools/install.sh',
     ];
     const r = spawnSync('shellcheck', ['-x', '-P', 'SCRIPTDIR', ...scripts], { cwd: ROOT, encoding: 'utf8' });

@@ -3,6 +3,7 @@
 // their status, and the real controllers carry readiness up to the ReplicaSets, Deployments and DaemonSet that
 // `wait` reads. The link agents' status is published with the agent's own ServiceAccount token (its RBAC).
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { renderText } from '../../k8s/render.ts';
 import { type ControlPlane, eventually, kubeBinaries, startControlPlane } from '../../test/support/kube.ts';
-import { skipUnless } from '../../test/support/requirements.ts';
+import { commandWorks, docker, need, skipUnless } from '../../test/support/requirements.ts';
 import { type AgentStatus, statusPublisher } from '../link-agent/status.ts';
 import { type Cluster, connect, ensureGrafanaSecret, readConfigMap, UserError } from './kube.ts';
 import { PROFILE_CONFIGMAP } from './link-profile.ts';
@@ -241,6 +242,32 @@ describe('the CLI on a real API server', { skip: skipUnless(kubeBinaries), timeo
     assert.equal(await ensureGrafanaSecret(c), false);
     const second = await c.core.readNamespacedSecret({ name: 'grafana-admin', namespace: 'mec-testbed' });
     assert.equal(second.data?.['admin-password'], first.data?.['admin-password']);
+  });
+
+  it('runs inside the link-agent image for machines without Node 24 (make up CLI_RUNTIME=docker)', (t) => {
+    if (!need(t, docker)) return;
+    const image = 'mec-testbed/link-agent:dev';
+    if (
+      !need(
+        t,
+        commandWorks('docker', ['image', 'inspect', image], `the ${image} image (make link-agent-image)`),
+      )
+    )
+      return;
+    const repo = new URL('../../', import.meta.url).pathname;
+    // `false` as kind: no kind cluster, so the script uses the host network and KUBECONFIG (this control plane).
+    const r = spawnSync(
+      join(repo, 'hack/testbed/cli-in-docker.sh'),
+      ['false', 'mec-testbed', image, 'status'],
+      {
+        env: { ...process.env, KUBECONFIG: cp.kubeconfigPath },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /desired: congested-backhaul/);
+    assert.match(r.stdout, /mec-test-ue\s+ue\s+5g-mec\s+netem\s+works/);
   });
 
   it('every command says clearly when no cluster is reachable', async () => {
