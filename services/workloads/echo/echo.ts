@@ -30,9 +30,9 @@ export function echoRoute(): RouteSpec {
   return {
     method: 'GET',
     path: '/api/v1/echo',
-    async handler(req, res, ctx) {
+    handler(req, res, ctx) {
       const bytes = parseEchoBytes(req.query.bytes);
-      const body = await ctx.timeWorkload('echo', () => echoPayload(bytes));
+      const body = ctx.timeWorkloadSync('echo', () => echoPayload(bytes));
       res.type('application/octet-stream').send(body);
     },
   };

@@ -38,12 +38,12 @@ export function inspectRoute(maxPixels: number): RouteSpec {
     method: 'POST',
     path: '/api/v1/inspect',
     body: { types: [PNG_TYPE, RAW_TYPE] },
-    async handler(req, res, ctx) {
+    handler(req, res, ctx) {
       const options = detectOptionsFrom(req.query);
       const body = req.body as Buffer;
       if (!Buffer.isBuffer(body) || body.length === 0)
         throw badRequest('empty_body', 'the request body is empty');
-      const result = await ctx.timeWorkload('inspect', () => {
+      const result = ctx.timeWorkloadSync('inspect', () => {
         let image: GrayImage;
         if (req.is(PNG_TYPE)) {
           image = decodePng(body, maxPixels);

@@ -10,9 +10,9 @@ export function originMediaRoute(segmentSize: number): RouteSpec {
   return {
     method: 'GET',
     path: MEDIA_PATH,
-    async handler(req, res, ctx) {
+    handler(req, res, ctx) {
       const id = parseSegmentId(req.params.stream, req.params.segment);
-      const body = await ctx.timeWorkload('media', () => segmentBytes(id, segmentSize));
+      const body = ctx.timeWorkloadSync('media', () => segmentBytes(id, segmentSize));
       res.type(MEDIA_TYPE).setHeader('cache-control', 'public, max-age=31536000, immutable');
       res.send(body);
     },
