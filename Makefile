@@ -87,13 +87,7 @@ OVERLAY_netem := k8s/overlays/kind
 OVERLAY_proxy := k8s/overlays/kind-proxy
 OVERLAY ?= $(OVERLAY_$(EMULATION))
 TESTBED_IMAGES := mec-testbed/edge:dev mec-testbed/cloud:dev mec-testbed/link-agent:dev $(if $(filter proxy,$(EMULATION)),mec-testbed/link-proxy:dev)
-# The CLI runs on the host's Node 24 when there is one, else in the link-agent image (hack/testbed/cli-in-docker.sh),
-# so running the testbed needs only Docker, make and a shell.
-CLI_RUNTIME ?= $(if $(filter 24,$(shell $(NODE) -p 'process.versions.node.split(".")[0]' 2>/dev/null)),node,docker)
-MEC_CLI_node := $(NODE) services/cli/main.ts --context $(KUBE_CONTEXT)
-MEC_CLI_docker := hack/testbed/cli-in-docker.sh $(KIND) $(KIND_CLUSTER) mec-testbed/link-agent:dev --context $(KUBE_CONTEXT)
-MEC_CLI := $(MEC_CLI_$(CLI_RUNTIME))
-CLI_DEPS := $(if $(filter node,$(CLI_RUNTIME)),node_modules)
+MEC_CLI := $(NODE) services/cli/main.ts --context $(KUBE_CONTEXT)
 KUSTOMIZE_BUILD := $(KUBECTL) kustomize --load-restrictor LoadRestrictionsNone
 
 $(KIND): versions.env hack/tools/sha256sums.txt
@@ -106,7 +100,7 @@ $(KUBECTL): versions.env hack/tools/sha256sums.txt
 tools: $(KIND) $(KUBECTL) ## Install the pinned kind and kubectl into ./bin (sha256 checked against hack/tools/sha256sums.txt)
 
 .PHONY: up
-up: tools $(CLI_DEPS) ## Create or update the testbed and print its URLs (EMULATION=netem|proxy, PROFILE=<preset|file>)
+up: tools node_modules ## Create or update the testbed and print its URLs (EMULATION=netem|proxy, PROFILE=<preset|file>)
 	@test -n "$(OVERLAY)" || { echo "EMULATION must be netem or proxy, got '$(EMULATION)'"; exit 2; }
 	hack/testbed/check-emulation.sh $(EMULATION)
 	hack/testbed/cluster.sh $(KIND) $(KIND_CLUSTER) k8s/kind/cluster.yaml $(KIND_NODE_IMAGE)
@@ -125,16 +119,20 @@ down: $(KIND) ## Delete the testbed's kind cluster (nothing else is touched)
 	$(KIND) delete cluster --name $(KIND_CLUSTER)
 
 .PHONY: status
-status: $(CLI_DEPS) ## Nodes and sites, pods, the profile each link agent applied, netem per node, URLs
+status: node_modules ## Nodes and sites, pods, the profile each link agent applied, netem per node, URLs
 	$(MEC_CLI) status
 
 .PHONY: profile
-profile: $(CLI_DEPS) ## Switch the link profile at run time: PROFILE=<preset|file> (validated first; invalid ones are refused)
+profile: node_modules ## Switch the link profile at run time: PROFILE=<preset|file> (validated first; invalid ones are refused)
 	$(MEC_CLI) profile $(PROFILE)
 
 .PHONY: logs
 logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-agent|... to pick one)
 	$(KUBECTL) --context $(KUBE_CONTEXT) logs -n $(if $(filter link-agent,$(APP)),mec-testbed-system,mec-testbed) -l $(if $(APP),app.kubernetes.io/name=$(APP),app.kubernetes.io/part-of=mec-testbed) --all-containers --prefix --tail=50 --max-log-requests=20 -f
+
+.PHONY: load
+load: $(KUBECTL) ## Run k6 on the ue node against edge and cloud, stream it, print the summary (MEC_SCRIPT=echo|inspect|media|mixed, MEC_RATE, MEC_DURATION, MEC_SCENARIO)
+	loadtest/run.sh $(KUBECTL) $(KUBE_CONTEXT)
 
 ##@ Observability
 .PHONY: promtool3
@@ -144,3 +142,7 @@ promtool3: ## Build the cluster's promtool (Prometheus 3.x, Kubernetes discovery
 .PHONY: dashboards
 dashboards: node_modules ## Regenerate grafana/dashboards/*.json from grafana/src (commit the result)
 	$(NODE) grafana/src/generate.ts
+
+.PHONY: picture
+picture: node_modules ## Redraw docs/overview.png: the loopback testbed under load, the overview's main panels from a real Prometheus (needs prometheus, blackbox exporter, rsvg-convert)
+	MEC_WRITE_PICTURE=docs/overview.png $(NODE) --test test/observability/dashboards.live.test.ts

@@ -23,6 +23,7 @@ import {
 import { commandWorks, prometheus, skipUnless } from '../support/requirements.ts';
 import { K6RemoteWrite } from './k6-remote-write.ts';
 import { runOpenModel, type Target } from './open-model.ts';
+import { collectPanels, pictureSvg, writePicture } from './picture.ts';
 import {
   freePorts,
   type Ports,
@@ -42,7 +43,8 @@ const blackboxExporter = commandWorks('prometheus-blackbox-exporter', ['--versio
 
 /** Load per site (requests/s) and for how long: the mixed scenario's shape, small enough for 2 shared cores. */
 const LOAD = { echo: 20, media: 8, inspect: 3 } as const;
-const LOAD_SECONDS = Number(process.env.MEC_OBS_LOAD_SECONDS ?? 40);
+// 75 s: the rules' 1-minute rate windows fill, so the last quarter of the run shows steady-state figures.
+const LOAD_SECONDS = Number(process.env.MEC_OBS_LOAD_SECONDS ?? 75);
 const WORKLOADS = ['echo', 'inspect', 'media'] as const;
 
 /**
@@ -312,6 +314,26 @@ describe('dashboards and rules against a real Prometheus (loopback testbed, defa
     }
     console.log(`echo, edge vs cloud:\n  ${lines.join('\n  ')}`);
     assert.deepEqual(failures, [], lines.join('\n'));
+  });
+
+  // The README picture: the overview's main panels drawn from the same queries on this run's data. Always
+  // drawn (every pictured panel must have lines); written to a file only when asked (`make picture`).
+  it('draws the README picture from the same queries (MEC_WRITE_PICTURE=docs/overview.png to write it)', async () => {
+    const json = JSON.parse(readFileSync(join(ROOT, 'grafana', 'dashboards', 'mec-overview.json'), 'utf8'));
+    const panels = await collectPanels(api, json, loadStart, loadEnd + 3);
+    for (const p of panels)
+      assert.ok(
+        p.lines.some((l) => l.points.length > 1),
+        `"${p.title}" has no lines`,
+      );
+    const svg = pictureSvg(
+      'mec-testbed overview: edge vs cloud (echo)',
+      `profile ${DEFAULT_PRESET} through the userspace link proxy on loopback; ${LOAD_SECONDS} s of open-model load; drawn from the Grafana panels' queries on a real Prometheus (test/observability)`,
+      panels,
+    );
+    assert.match(svg, /^<svg/);
+    const target = process.env.MEC_WRITE_PICTURE;
+    if (target) writePicture(svg, join(ROOT, target));
   });
 });
 
