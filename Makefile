@@ -87,7 +87,13 @@ OVERLAY_netem := k8s/overlays/kind
 OVERLAY_proxy := k8s/overlays/kind-proxy
 OVERLAY ?= $(OVERLAY_$(EMULATION))
 TESTBED_IMAGES := mec-testbed/edge:dev mec-testbed/cloud:dev mec-testbed/link-agent:dev $(if $(filter proxy,$(EMULATION)),mec-testbed/link-proxy:dev)
-MEC_CLI := $(NODE) services/cli/main.ts --context $(KUBE_CONTEXT)
+# The CLI runs on the host's Node 24 when there is one, else in the link-agent image (hack/testbed/cli-in-docker.sh),
+# so running the testbed needs only Docker, make and a shell.
+CLI_RUNTIME ?= $(if $(filter 24,$(shell $(NODE) -p 'process.versions.node.split(".")[0]' 2>/dev/null)),node,docker)
+MEC_CLI_node := $(NODE) services/cli/main.ts --context $(KUBE_CONTEXT)
+MEC_CLI_docker := hack/testbed/cli-in-docker.sh $(KIND) $(KIND_CLUSTER) mec-testbed/link-agent:dev --context $(KUBE_CONTEXT)
+MEC_CLI := $(MEC_CLI_$(CLI_RUNTIME))
+CLI_DEPS := $(if $(filter node,$(CLI_RUNTIME)),node_modules)
 KUSTOMIZE_BUILD := $(KUBECTL) kustomize --load-restrictor LoadRestrictionsNone
 
 $(KIND): versions.env hack/tools/sha256sums.txt
@@ -100,7 +106,7 @@ $(KUBECTL): versions.env hack/tools/sha256sums.txt
 tools: $(KIND) $(KUBECTL) ## Install the pinned kind and kubectl into ./bin (sha256 checked against hack/tools/sha256sums.txt)
 
 .PHONY: up
-up: tools node_modules ## Create or update the testbed and print its URLs (EMULATION=netem|proxy, PROFILE=<preset|file>)
+up: tools $(CLI_DEPS) ## Create or update the testbed and print its URLs (EMULATION=netem|proxy, PROFILE=<preset|file>)
 	@test -n "$(OVERLAY)" || { echo "EMULATION must be netem or proxy, got '$(EMULATION)'"; exit 2; }
 	hack/testbed/check-emulation.sh $(EMULATION)
 	hack/testbed/cluster.sh $(KIND) $(KIND_CLUSTER) k8s/kind/cluster.yaml $(KIND_NODE_IMAGE)
@@ -119,11 +125,11 @@ down: $(KIND) ## Delete the testbed's kind cluster (nothing else is touched)
 	$(KIND) delete cluster --name $(KIND_CLUSTER)
 
 .PHONY: status
-status: node_modules ## Nodes and sites, pods, the profile each link agent applied, netem per node, URLs
+status: $(CLI_DEPS) ## Nodes and sites, pods, the profile each link agent applied, netem per node, URLs
 	$(MEC_CLI) status
 
 .PHONY: profile
-profile: node_modules ## Switch the link profile at run time: PROFILE=<preset|file> (validated first; invalid ones are refused)
+profile: $(CLI_DEPS) ## Switch the link profile at run time: PROFILE=<preset|file> (validated first; invalid ones are refused)
 	$(MEC_CLI) profile $(PROFILE)
 
 .PHONY: logs
