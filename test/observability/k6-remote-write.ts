@@ -16,7 +16,8 @@ export const SCHEMA = 3;
 
 /** The native bucket a positive value falls in: bucket i holds (2^((i-1)/2^s), 2^(i/2^s)]. */
 export function bucketIndex(value: number, schema = SCHEMA): number {
-  return Math.ceil(Math.log2(value) * 2 ** schema - 1e-9);
+  // `+ 0` turns -0 (for exactly 1) into 0; the epsilon keeps exact bucket boundaries in the lower bucket.
+  return Math.ceil(Math.log2(value) * 2 ** schema - 1e-9) + 0;
 }
 
 export class NativeHistogram {
