@@ -244,10 +244,25 @@ class Pipe {
     this.arm();
   };
 
+  /** Nothing held: every byte read has been written. */
+  get empty(): boolean {
+    return this.queue.length === 0 && (this.pre?.length ?? 0) === 0;
+  }
+
   cancel(): void {
     this.timer?.cancel();
     this.timer = undefined;
   }
+}
+
+/**
+ * Ends a socket with an RST. Node leaves the handle open forever if resetAndDestroy() follows end() (seen on
+ * Node 24), so a socket that already sent its FIN is simply destroyed.
+ */
+function abort(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  if (socket.writableEnded || socket.connecting) socket.destroy();
+  else socket.resetAndDestroy();
 }
 
 class Connection {
@@ -333,8 +348,8 @@ class Connection {
 
   /** One side broke (or a reset fault): reset both at once. */
   reset(): void {
-    if (!this.client.destroyed) this.client.resetAndDestroy();
-    if (this.upstream && !this.upstream.destroyed) this.upstream.resetAndDestroy();
+    abort(this.client);
+    if (this.upstream) abort(this.upstream);
     this.finish();
   }
 
@@ -346,6 +361,16 @@ class Connection {
     this.rev.cancel();
     this.route.connections.delete(this);
     this.proxy.options.metrics.activeConnections.dec(this.labels);
+  }
+
+  get idle(): boolean {
+    return this.fwd.empty && this.rev.empty;
+  }
+
+  /** Graceful end: FIN both ways (a keep-alive client sees the server close an idle connection). */
+  end(): void {
+    this.client.end();
+    this.upstream?.end();
   }
 
   /** A black hole was cleared: dial if the SYN was held, and let held data go. */
@@ -390,7 +415,7 @@ class Route {
     m.connections.inc(this.plan.forward.labels);
     this.totalConnections++;
     if (this.proxy.faultsOn(this).includes('reset')) {
-      socket.resetAndDestroy();
+      abort(socket);
       return;
     }
     const conn = new Connection(this.proxy, this, socket);
@@ -413,9 +438,11 @@ class Route {
     });
   }
 
+  /** Stops accepting at once; open connections live on (server.close's callback would wait for them). */
   stopListening(): Promise<void> {
     this.listening = false;
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    this.server.close();
+    return Promise.resolve();
   }
 
   /** The port it actually listens on (tests bind port 0). */
@@ -572,10 +599,18 @@ export class LinkProxy {
     }));
   }
 
-  async close(): Promise<void> {
-    for (const r of this.routes) {
-      if (r.listening) await r.stopListening();
-      for (const c of [...r.connections]) c.reset();
-    }
+  /**
+   * Stops accepting, lets bytes already read reach the other side (up to `graceMs`), ends every connection
+   * with a FIN, and resets whatever is still open shortly after.
+   */
+  async close(graceMs = 0): Promise<void> {
+    for (const r of this.routes) if (r.listening) await r.stopListening();
+    const all = () => this.routes.flatMap((r) => [...r.connections]);
+    const deadline = Date.now() + graceMs;
+    while (all().some((c) => !c.idle) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of all()) c.end();
+    const endDeadline = Date.now() + Math.min(500, graceMs);
+    while (all().length > 0 && Date.now() < endDeadline) await new Promise((r) => setTimeout(r, 20));
+    for (const c of all()) c.reset();
   }
 }

@@ -76,13 +76,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     adminPort,
     routePorts: () => proxy.routes.map((r) => r.port()),
     async stop(timeoutSeconds = 0) {
-      // Stop accepting, give open connections a grace period, then reset what is left.
-      for (const r of proxy.routes) if (r.listening) await r.stopListening();
-      const deadline = Date.now() + timeoutSeconds * 1000;
-      while (proxy.routes.some((r) => r.connections.size > 0) && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      await proxy.close();
+      await proxy.close(timeoutSeconds * 1000);
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       scheduler.close();
