@@ -112,6 +112,24 @@ describe('generated dashboards', () => {
     });
   }
 
+  it('every raw metric a panel reads is exported by a component (services, link proxy, link agent)', () => {
+    const exporters = [
+      'services/skeleton/metrics.ts',
+      'services/link-proxy/metrics.ts',
+      'services/link-agent/metrics.ts',
+    ]
+      .map((f) => readFileSync(join(root, f), 'utf8'))
+      .join('\n');
+    for (const name of RAW_METRICS) {
+      if (name.startsWith('probe_')) continue; // the blackbox exporter's own
+      const base = name.replace(/_bucket$/, '');
+      assert.ok(
+        exporters.includes(`name: '${base}'`),
+        `${name} is read by a panel but no component exports ${base}`,
+      );
+    }
+  });
+
   it('the overview has the workload variable and the profile-change annotation', () => {
     const json = JSON.parse(committed('mec-overview.json'));
     assert.deepEqual(
