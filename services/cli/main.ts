@@ -76,6 +76,7 @@ async function pods(c: Cluster) {
 export async function waitReady(c: Cluster, timeoutSeconds: number, intervalSeconds: number): Promise<void> {
   const started = Date.now();
   let last = '';
+  let lastPrinted = 0;
   for (;;) {
     const elapsed = (Date.now() - started) / 1000;
     const a = assess(await workloads(c), await pods(c));
@@ -84,7 +85,12 @@ export async function waitReady(c: Cluster, timeoutSeconds: number, intervalSeco
       total === 0
         ? `[${String(Math.round(elapsed)).padStart(4)}s] no workloads in ${NAMESPACES.join(', ')} yet`
         : progressLine(a, elapsed);
-    if (line.replace(/^\[\s*\d+s\] /, '') !== last.replace(/^\[\s*\d+s\] /, '')) print(line);
+    // A line when something changed, and at least every 15 s so a slow start never looks hung.
+    const changed = line.replace(/^\[\s*\d+s\] /, '') !== last.replace(/^\[\s*\d+s\] /, '');
+    if (changed || elapsed - lastPrinted >= 15) {
+      print(line);
+      lastPrinted = elapsed;
+    }
     last = line;
     if (total > 0 && a.waiting.length === 0) {
       print(`All ${total} workloads ready after ${Math.round(elapsed)}s.`);
