@@ -88,6 +88,9 @@ describe('loadtest Component (make load)', { skip: skipUnless(kubectl) }, () => 
       'experimental-prometheus-rw',
       '/scripts/$(MEC_SCRIPT).ts',
     ]);
+    // The script is chosen by the settings ConfigMap run.sh writes; an `env` entry would override it.
+    assert.equal(env.MEC_SCRIPT, undefined);
+    assert.deepEqual(pod.spec.containers[0].envFrom, [{ configMapRef: { name: 'mec-load-settings' } }]);
   });
 
   it('is restricted: non-root, no privilege escalation, read-only root, all capabilities dropped', () => {
