@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
+  type AccessLog,
   type CommonConfig,
   type ConfigOf,
   type ConfigResult,
@@ -18,6 +19,7 @@ import {
 import { errorBody, HttpError, toHttpError } from './http-error.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { createMetrics, type ServiceMetrics, type Site, type Workload } from './metrics.ts';
+import { compileRoutes, type HttpMethod } from './route-table.ts';
 
 export interface RequestContext {
   readonly requestId: string;
@@ -31,7 +33,7 @@ export interface RequestContext {
 }
 
 export interface RouteSpec {
-  readonly method: 'GET' | 'POST';
+  readonly method: HttpMethod;
   /** An express route template; also the `route` label of the request metrics. */
   readonly path: string;
   /** Routes that take a body list the media types they accept; the body arrives as a Buffer in req.body. */
@@ -106,6 +108,106 @@ function locals(res: Response): Locals {
   return res.locals as Locals;
 }
 
+interface ExchangeShared {
+  readonly site: Site;
+  readonly log: Logger;
+  readonly metrics: ServiceMetrics;
+  readonly state: AppState;
+  readonly accessLog: AccessLog;
+}
+
+/** One request/response: its context for handlers, and the metrics and access log written when it ends. A
+ * class, so the hot path allocates one object rather than a handful of closures per request. */
+class Exchange implements RequestContext {
+  readonly started = performance.now();
+  readonly requestId: string;
+  readonly #shared: ExchangeShared;
+  readonly #req: Request;
+  readonly #res: Response;
+  #log: Logger | undefined;
+  #recorded = false;
+
+  constructor(shared: ExchangeShared, req: Request, res: Response, requestId: string) {
+    this.#shared = shared;
+    this.#req = req;
+    this.#res = res;
+    this.requestId = requestId;
+  }
+
+  get site(): Site {
+    return this.#shared.site;
+  }
+
+  get metrics(): ServiceMetrics {
+    return this.#shared.metrics;
+  }
+
+  /** Made on first use: most requests only write the one access-log line. */
+  get log(): Logger {
+    this.#log ??= this.#shared.log.child({ requestId: this.requestId });
+    return this.#log;
+  }
+
+  async timeWorkload<T>(workload: Workload, work: () => Promise<T>): Promise<T> {
+    const begin = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.#shared.metrics.workloadDuration.observe(
+        { site: this.site, workload },
+        (performance.now() - begin) / 1000,
+      );
+    }
+  }
+
+  timeWorkloadSync<T>(workload: Workload, work: () => T): T {
+    const begin = performance.now();
+    try {
+      return work();
+    } finally {
+      this.#shared.metrics.workloadDuration.observe(
+        { site: this.site, workload },
+        (performance.now() - begin) / 1000,
+      );
+    }
+  }
+
+  record(aborted: boolean): void {
+    if (this.#recorded) return;
+    this.#recorded = true;
+    const { site, metrics, log, accessLog } = this.#shared;
+    const req = this.#req;
+    const seconds = (performance.now() - this.started) / 1000;
+    // 499 (nginx's "client closed request") keeps aborted requests visible without inventing a status.
+    const status = aborted ? 499 : this.#res.statusCode;
+    const route = locals(this.#res).route;
+    metrics.requestDuration.observe(
+      { site, route, method: req.method, status_code: String(status) },
+      seconds,
+    );
+    const slow = seconds >= SLOW_REQUEST_SECONDS;
+    if (accessLog === 'none' || (accessLog === 'errors' && status < 400 && !slow)) return;
+    const fields = {
+      requestId: this.requestId,
+      method: req.method,
+      path: req.path,
+      route,
+      status,
+      durationMs: Math.round(seconds * 1e6) / 1e3,
+      remote: req.socket.remoteAddress,
+    };
+    if (status >= 500) log.error('request', fields);
+    else if (status >= 400 || slow) log.warn('request', fields);
+    else if (route === '/healthz' || route === '/readyz' || route === '/metrics')
+      log.debug('request', fields);
+    else log.info('request', fields);
+  }
+}
+
+function onResponseClose(this: Response): void {
+  (locals(this).ctx as Exchange).record(!this.writableFinished);
+}
+
 export function createApp<S extends ConfigSpec>(
   service: ServiceDefinition<S>,
   config: ServiceConfig<S>,
@@ -121,83 +223,33 @@ export function createApp<S extends ConfigSpec>(
   // ETags would hash every echo and media body for no benefit to this testbed's clients.
   app.set('etag', false);
 
+  // Routing is one table lookup (route-table.ts), set once the routes are known (below).
+  let dispatch: Middleware = (_req, _res, next) => next();
+  const shared: ExchangeShared = { site, log, metrics, state, accessLog };
+  // Server-Timing must be set just before the headers go out: override writeHead once on this app's response
+  // prototype (express gives every response that prototype) instead of patching each response.
+  const writeHead = app.response.writeHead;
+  app.response.writeHead = function (this: Response, ...args: unknown[]) {
+    const exchange = (this.locals as Partial<Locals> | undefined)?.ctx as Exchange | undefined;
+    if (exchange && !this.headersSent) {
+      this.setHeader('server-timing', `app;dur=${(performance.now() - exchange.started).toFixed(3)}`);
+      // While draining, ask keep-alive clients to reconnect elsewhere instead of reusing this connection.
+      if (state.draining) this.setHeader('connection', 'close');
+    }
+    return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
+  } as typeof app.response.writeHead;
+
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const started = performance.now();
     const incoming = req.get('x-request-id');
     const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    // The request's logger is made on first use: most requests only write the one access-log line below.
-    let reqLog: Logger | undefined;
-    const ctx: RequestContext = {
-      requestId,
-      site,
-      get log() {
-        reqLog ??= log.child({ requestId });
-        return reqLog;
-      },
-      metrics,
-      async timeWorkload(workload, work) {
-        const begin = performance.now();
-        try {
-          return await work();
-        } finally {
-          metrics.workloadDuration.observe({ site, workload }, (performance.now() - begin) / 1000);
-        }
-      },
-      timeWorkloadSync(workload, work) {
-        const begin = performance.now();
-        try {
-          return work();
-        } finally {
-          metrics.workloadDuration.observe({ site, workload }, (performance.now() - begin) / 1000);
-        }
-      },
-    };
+    const exchange = new Exchange(shared, req, res, requestId);
     res.locals.route = 'unmatched';
-    res.locals.ctx = ctx;
+    res.locals.ctx = exchange;
     res.setHeader('x-mec-site', site);
     res.setHeader('x-request-id', requestId);
-    // Server-Timing must be set before the headers go out; patch this response's writeHead to stamp it then.
-    const writeHead = res.writeHead;
-    res.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-      if (!this.headersSent) {
-        this.setHeader('server-timing', `app;dur=${(performance.now() - started).toFixed(3)}`);
-        // While draining, ask keep-alive clients to reconnect elsewhere instead of reusing this connection.
-        if (state.draining) this.setHeader('connection', 'close');
-      }
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(this, args);
-    } as typeof res.writeHead;
-    let recorded = false;
-    const record = (aborted: boolean) => {
-      if (recorded) return;
-      recorded = true;
-      const seconds = (performance.now() - started) / 1000;
-      // 499 (nginx's "client closed request") keeps aborted requests visible without inventing a status.
-      const status = aborted ? 499 : res.statusCode;
-      const route = locals(res).route;
-      metrics.requestDuration.observe(
-        { site, route, method: req.method, status_code: String(status) },
-        seconds,
-      );
-      const slow = seconds >= SLOW_REQUEST_SECONDS;
-      if (accessLog === 'none' || (accessLog === 'errors' && status < 400 && !slow)) return;
-      const fields = {
-        requestId,
-        method: req.method,
-        path: req.path,
-        route,
-        status,
-        durationMs: Math.round(seconds * 1e6) / 1e3,
-        remote: req.socket.remoteAddress,
-      };
-      if (status >= 500) log.error('request', fields);
-      else if (status >= 400 || slow) log.warn('request', fields);
-      else if (route === '/healthz' || route === '/readyz' || route === '/metrics')
-        log.debug('request', fields);
-      else log.info('request', fields);
-    };
     // 'close' follows 'finish' on every response, and comes alone when the client went away first.
-    res.once('close', () => record(!res.writableFinished));
-    next();
+    res.once('close', onResponseClose);
+    dispatch(req, res, next);
   });
 
   const builtin: RouteSpec[] = [
@@ -228,7 +280,32 @@ export function createApp<S extends ConfigSpec>(
       },
     },
   ];
-  mountRoutes(app, [...builtin, ...service.routes(config, { site, metrics, log })], config.maxBodyBytes);
+  const table = compileRoutes(
+    [...builtin, ...service.routes(config, { site, metrics, log })].map((spec) => ({
+      method: spec.method,
+      path: spec.path,
+      value: compileHandler(spec, config.maxBodyBytes),
+    })),
+  );
+  dispatch = (req, res, next) => {
+    const match = table.match(req.method, req.path);
+    if (match.kind === 'none') {
+      next();
+      return;
+    }
+    locals(res).route = match.path;
+    if (match.kind === 'method') {
+      const { allow, path } = match;
+      next(
+        new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow}`, {
+          allow,
+        }),
+      );
+      return;
+    }
+    req.params = match.params;
+    match.value(req, res, next);
+  };
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(
@@ -258,40 +335,26 @@ export function createApp<S extends ConfigSpec>(
   return { app, site, config, metrics, log, state };
 }
 
-function mountRoutes(app: express.Express, routes: RouteSpec[], maxBodyBytes: number): void {
-  const byPath = new Map<string, RouteSpec[]>();
-  for (const route of routes) {
-    const list = byPath.get(route.path) ?? [];
-    if (list.some((r) => r.method === route.method))
-      throw new Error(`route ${route.method} ${route.path} twice`);
-    list.push(route);
-    byPath.set(route.path, list);
-  }
-  const rawBody = readBody(maxBodyBytes);
-  for (const [path, specs] of byPath) {
-    const chain = app.route(path);
-    const methods = specs.map((s) => s.method);
-    const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
-    for (const spec of specs) {
-      const handlers = [
-        (_req: Request, res: Response, next: NextFunction) => {
-          locals(res).route = spec.path;
-          next();
-        },
-      ];
-      if (spec.body) handlers.push(requireContentType(spec.body.types), rawBody);
-      const register = spec.method === 'GET' ? chain.get.bind(chain) : chain.post.bind(chain);
-      register(...handlers, (req: Request, res: Response) => spec.handler(req, res, locals(res).ctx));
+type Middleware = (req: Request, res: Response, next: NextFunction) => void;
+
+/** The route's handler with its body checks in front; sync throws and rejected promises go to `next`. */
+function compileHandler(spec: RouteSpec, maxBodyBytes: number): Middleware {
+  const run: Middleware = (req, res, next) => {
+    try {
+      const result = spec.handler(req, res, locals(res).ctx);
+      if (result instanceof Promise) result.catch(next);
+    } catch (err) {
+      next(err);
     }
-    chain.all((req: Request, res: Response, next: NextFunction) => {
-      locals(res).route = path;
-      next(
-        new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}; use ${allow}`, {
-          allow,
-        }),
-      );
+  };
+  if (!spec.body) return run;
+  const contentType = requireContentType(spec.body.types);
+  const body = readBody(maxBodyBytes);
+  return (req, res, next) =>
+    contentType(req, res, (err?: unknown) => {
+      if (err) return next(err);
+      body(req, res, (err2?: unknown) => (err2 ? next(err2) : run(req, res, next)));
     });
-  }
 }
 
 function requireContentType(types: readonly string[]) {
