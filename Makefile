@@ -36,6 +36,14 @@ fmt: node_modules ## Format the code (biome)
 typecheck: node_modules ## Type-check everything, k6 scripts included (tsc)
 	$(NPM) run typecheck
 
+.PHONY: dev
+dev: node_modules ## Docker-free testbed: edge via ue->edge on :8081, cloud via ue->cloud on :8082 (PROFILE=<preset|file>)
+	$(NODE) hack/dev/main.ts
+
+.PHONY: dev-profile
+dev-profile: node_modules ## Switch the running `make dev` testbed to PROFILE=<preset|file> (validated; a bad one is refused)
+	$(NODE) hack/dev/profile.ts "$(PROFILE)"
+
 ##@ Tests
 .PHONY: test
 test: node_modules lint typecheck ## Run every test: lint, types, unit, HTTP, container, Prometheus and Kubernetes API tests
@@ -55,6 +63,15 @@ link-agent-image: ## Build mec-testbed/link-agent:dev (Node base + Debian's tc/i
 .PHONY: bench-services
 bench-services: node_modules ## Edge echo throughput and p50/p99 vs a bare node:http server (ratio), and inspect megapixels/s
 	$(NODE) bench/services-throughput.ts
+
+TOXIPROXY_DIR ?= $(HOME)/.cache/mec-testbed/toxiproxy-$(TOXIPROXY_VERSION)
+.PHONY: bench-fidelity
+bench-fidelity: node_modules ## Link proxy vs direct (and vs Toxiproxy, built from its Go module when Go is here): delay error at p50/p99; then make dev's prediction check
+	@if [ ! -x "$(TOXIPROXY_DIR)/server" ] && command -v go >/dev/null; then \
+	  echo "building Toxiproxy $(TOXIPROXY_VERSION) into $(TOXIPROXY_DIR) (for comparison only; never committed)"; \
+	  GOBIN="$(TOXIPROXY_DIR)" go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) || true; fi
+	TOXIPROXY_BIN="$(TOXIPROXY_DIR)/server" $(NODE) bench/link-fidelity.ts
+	$(NODE) bench/dev-prediction.ts
 
 ##@ Kubernetes control plane (CI)
 # A real etcd + kube-apiserver + kube-controller-manager (no kubelet) built from Go modules, for tests and people.

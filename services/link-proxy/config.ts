@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_PRESET, SITE_NAME } from '../topology/index.ts';
 import type { RouteSpec } from './proxy.ts';
 import { LOSS_MODES, type LossMode } from './schedule.ts';
-import { TIMER_MODES, type TimerMode } from './timer.ts';
+import { DEFAULT_EARLY_NS, TIMER_MODES, type TimerMode } from './timer.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -17,6 +17,7 @@ export interface ProxyConfig {
   adminPort: number;
   lossMode: LossMode;
   timerMode: TimerMode;
+  timerEarlyNs: number;
   seed: number | undefined;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
@@ -34,6 +35,7 @@ Environment (flags win):
   LOSS_MODE                none | rto: a TCP proxy cannot drop packets; rto holds a chunk 200 ms with
                            the loss probability, an approximation (default none)
   TIMER_MODE               precise | coarse | spin (default precise)
+  TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest (default 300)
   SEED                     integer: replayable jitter draws (default: random)
   LOG_LEVEL                debug | info | warn | error (default info)
   SHUTDOWN_TIMEOUT_SECONDS seconds to let connections finish on SIGTERM (default 10)`;
@@ -157,6 +159,7 @@ export function parseProxyConfig(
     adminPort,
     lossMode: oneOf('LOSS_MODE', LOSS_MODES, 'none'),
     timerMode: oneOf('TIMER_MODE', TIMER_MODES, 'precise'),
+    timerEarlyNs: integer('TIMER_EARLY_US', get('TIMER_EARLY_US'), DEFAULT_EARLY_NS / 1000, 0, 5000) * 1000,
     seed,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutSeconds: integer('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 10, 0, 3600),

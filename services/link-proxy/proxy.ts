@@ -319,11 +319,15 @@ class Connection {
       noDelay: true,
     });
     this.upstream = up;
+    // The server's kernel answers a SYN at once; our dial's own cost (a syscall and an event-loop turn,
+    // more on a loaded host) is not the link's, so the SYN-ACK counts as leaving when the dial started.
+    // Nothing is written before the dial completes all the same (the pipe has no destination until then).
+    const dialStartNs = nowNs();
     up.on('connect', () => {
       this.upstreamConnected = true;
       const reverse = controlDelayNs(this.route.plan.reverse.hops, o.rng, o.lossMode);
       this.fwd.dst = up;
-      this.fwd.establish(establishedAt(nowNs(), reverse));
+      this.fwd.establish(establishedAt(dialStartNs, reverse));
       this.fwd.flush();
     });
     up.on('data', (chunk: Buffer) => this.rev.push(chunk, nowNs()));

@@ -157,8 +157,9 @@ export function controlDelayNs(hops: readonly Hop[], rng: Rng, lossMode: LossMod
  * Connection setup. The client's kernel completes its handshake with the proxy's listening socket at once
  * (userspace cannot hold back a SYN-ACK), so the proxy emulates the round trip around that:
  *   - the SYN reaches the server one forward delay after the accept: the upstream dial waits that long;
- *   - the SYN-ACK reaches the client one reverse delay after the server answered (its connect completed):
- *     only then does the connection count as set up on the client's side;
+ *   - the SYN-ACK reaches the client one reverse delay after the server answered (a kernel answers at once,
+ *     so: one reverse delay after the dial started): only then does the connection count as set up on the
+ *     client's side;
  *   - whatever the client sent before that is treated as sent at set-up, then crosses the path like any
  *     data; so the first request on a new connection pays two round trips, as it does on the link.
  * The client's connect() call itself still returns at once: tools that time the connect phase alone see
@@ -168,8 +169,8 @@ export function handshake(acceptNs: number, forwardNs: number): { dialAtNs: numb
   return { dialAtNs: acceptNs + forwardNs };
 }
 
-export function establishedAt(upstreamConnectedNs: number, reverseNs: number): number {
-  return upstreamConnectedNs + reverseNs;
+export function establishedAt(serverAnsweredNs: number, reverseNs: number): number {
+  return serverAnsweredNs + reverseNs;
 }
 
 /** When a chunk the client handed over at `arrivalNs` counts as sent on the emulated link. */

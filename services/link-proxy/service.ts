@@ -34,7 +34,7 @@ export interface LinkProxyService {
 
 export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<LinkProxyService> {
   const topology = await loadProfile(config.profile);
-  const scheduler = new PreciseScheduler({ mode: config.timerMode });
+  const scheduler = new PreciseScheduler({ mode: config.timerMode, earlyNs: config.timerEarlyNs });
   const metrics = createMetrics();
   scheduler.onLateness = (ns) => metrics.lateness.observe(ns / 1e9);
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);

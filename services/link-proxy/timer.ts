@@ -10,6 +10,12 @@
 import { Worker } from 'node:worker_threads';
 
 export type TimerMode = 'precise' | 'coarse' | 'spin';
+/**
+ * How long before a deadline the helper thread wakes the event loop, which spins the rest. Longer is more
+ * exact on an idle host but spins more; on a loaded host a spinning process uses up its CPU share and is
+ * descheduled for milliseconds, so shorter can be better there (TIMER_EARLY_US; see bench/link-fidelity.ts).
+ */
+export const DEFAULT_EARLY_NS = 300_000;
 export const TIMER_MODES: readonly TimerMode[] = ['precise', 'coarse', 'spin'];
 
 const EPOCH = process.hrtime.bigint();
@@ -118,7 +124,7 @@ export class PreciseScheduler {
   constructor(options: { mode?: TimerMode; earlyNs?: number } = {}) {
     this.mode = options.mode ?? 'precise';
     // 300 µs covers the futex wake plus the message hop on a busy 2-core machine (measured: p50 ~0.1 ms).
-    this.earlyNs = this.mode === 'coarse' ? 0 : (options.earlyNs ?? 300_000);
+    this.earlyNs = this.mode === 'coarse' ? 0 : (options.earlyNs ?? DEFAULT_EARLY_NS);
     if (this.mode === 'precise') {
       const sab = new SharedArrayBuffer(16);
       this.gen = new Int32Array(sab, 0, 1);
