@@ -205,8 +205,8 @@ export const commonConfigSpec = {
   ),
   inspectMaxPixels: integerVar(
     'INSPECT_MAX_PIXELS',
-    'largest image (width x height) the inspect workload decodes',
-    4096 * 4096,
+    'largest image (width x height) the inspect workload decodes; one inspect holds ~9 bytes per pixel',
+    4096 * 2048,
     1,
     100_000_000,
   ),
