@@ -91,6 +91,18 @@ kube-down: ## Stop the control plane kube-up started
 kube-status: ## Show which control-plane components run, and the kubeconfig
 	hack/kube/control-plane.sh status
 
+.PHONY: kube-build-node
+kube-build-node: ## Also build kubelet and kube-scheduler (for kube-node-up: pods that really run)
+	hack/kube/build.sh --with-node
+
+.PHONY: kube-node-up
+kube-node-up: ## Add one real node to the kube-up control plane (root; containerd, runc, CNI plugins from Debian)
+	hack/kube/node.sh up
+
+.PHONY: kube-node-down
+kube-node-down: ## Drain and stop that node, undoing its host changes (kube-down does it too)
+	hack/kube/node.sh down
+
 ##@ Testbed
 # The kind testbed. Versions and digests come from versions.env (included above); the logic is in hack/testbed/
 # and services/cli.

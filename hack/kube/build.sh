@@ -5,6 +5,7 @@
 #
 #   hack/kube/build.sh            build what is missing into $CACHE_DIR/kube-<version>/bin, print that directory
 #   hack/kube/build.sh --bin-dir  only print the directory (nothing is built)
+#   hack/kube/build.sh --with-node  also kubelet and kube-scheduler, for hack/kube/node.sh (pods that really run)
 #
 # Cached: a binary is rebuilt only when it is missing or its --version does not match the pin. The Go module and
 # build caches stay in the default GOPATH/GOCACHE, so every checkout on the machine shares them. A cold build
@@ -20,11 +21,14 @@ CACHE_DIR=${CACHE_DIR:-$HOME/.cache/mec-testbed}
 kube_dir="$CACHE_DIR/kube-$KUBERNETES_VERSION"
 bin_dir="$kube_dir/bin"
 
+binaries=(etcd kube-apiserver kube-controller-manager kubectl)
 if [[ ${1-} == --bin-dir ]]; then
   echo "$bin_dir"
   exit 0
+elif [[ ${1-} == --with-node ]]; then
+  binaries+=(kubelet kube-scheduler)
 elif [[ $# -gt 0 ]]; then
-  echo "usage: $0 [--bin-dir]" >&2
+  echo "usage: $0 [--bin-dir | --with-node]" >&2
   exit 2
 fi
 
@@ -51,7 +55,7 @@ etcd_semver=${ETCD_VERSION#v}
 # The version line each binary must print for the cache to count as a hit.
 expected_version() {
   case $1 in
-    kube-apiserver | kube-controller-manager) echo "Kubernetes $KUBERNETES_VERSION" ;;
+    kube-apiserver | kube-controller-manager | kubelet | kube-scheduler) echo "Kubernetes $KUBERNETES_VERSION" ;;
     kubectl) echo "Client Version: $KUBERNETES_VERSION" ;;
     etcd) echo "etcd Version: $etcd_semver" ;;
   esac
@@ -158,7 +162,7 @@ kube_ldflags() {
 }
 
 todo=()
-for name in etcd kube-apiserver kube-controller-manager kubectl; do
+for name in "${binaries[@]}"; do
   if up_to_date "$name"; then
     log "$name is cached ($(expected_version "$name"))"
   else
@@ -185,5 +189,5 @@ if ((${#todo[@]})); then
     }
   done
 fi
-log "ready: $(cd "$bin_dir" && echo etcd kube-apiserver kube-controller-manager kubectl) in $bin_dir"
+log "ready: ${binaries[*]} in $bin_dir"
 echo "$bin_dir"

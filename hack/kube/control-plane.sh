@@ -66,7 +66,7 @@ free_port() {
 gen_certs() {
   local pki="$state/pki"
   mkdir -p "$pki"
-  [[ -f $pki/sa.key && -f $pki/admin.crt ]] && return 0
+  [[ -f $pki/sa.key && -f $pki/apiserver-kubelet-client.crt ]] && return 0
   log "generating throwaway certificates in $pki"
   (
     cd "$pki"
@@ -87,6 +87,8 @@ subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubern
     leaf admin "/O=system:masters/CN=mec-testbed-admin" "extendedKeyUsage=clientAuth"
     # The bootstrap policy binds the role system:kube-controller-manager to this user name.
     leaf controller-manager "/CN=system:kube-controller-manager" "extendedKeyUsage=clientAuth"
+    # The API server's identity towards kubelets (logs, exec, port-forward), as kubeadm's apiserver-kubelet-client.
+    leaf apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
     ossl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key
     ossl pkey -in sa.key -pubout -out sa.pub
   )
@@ -140,6 +142,8 @@ write_launchers() {
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range "$service_cidr" --allow-privileged=true \
+    --kubelet-client-certificate "$pki/apiserver-kubelet-client.crt" --kubelet-client-key "$pki/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types InternalIP,ExternalIP,Hostname \
     --authorization-mode Node,RBAC \
     --enable-admission-plugins NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,PodSecurity,Priority,RuntimeClass,ResourceQuota,MutatingAdmissionWebhook,ValidatingAdmissionPolicy,ValidatingAdmissionWebhook \
     --disable-admission-plugins NodeRestriction \
@@ -263,10 +267,7 @@ cmd_up() {
 
   if [[ -n ${KUBE_OWNER_PID-} ]]; then
     # Detached watchdog: when the owner (a test process) goes away without calling down, clean up anyway.
-    # shellcheck disable=SC2016 # the single quotes are the point: the watchdog's own shell expands $1..$3
-    KUBE_STATE_DIR=$state setsid bash -c 'while kill -0 "$1" 2>/dev/null && [[ -f "$2/run/env" ]]; do sleep 1; done
-      [[ -f "$2/run/env" ]] && "$3" down' watchdog "$KUBE_OWNER_PID" "$state" "$self" \
-      >>"$state/logs/watchdog.log" 2>&1 </dev/null &
+    KUBE_STATE_DIR=$state setsid "$self" _watchdog "$KUBE_OWNER_PID" >/dev/null 2>&1 </dev/null &
   fi
   print_summary
 }
@@ -279,13 +280,38 @@ print_summary() {
   echo "$state/admin.kubeconfig"
 }
 
+# Runs detached beside a control plane whose owner is a test process. It remembers the pids (restarts change
+# them) so that even when the state directory was deleted under running processes, nothing outlives the owner.
+cmd_watchdog() {
+  local owner=$1 pids=() name pid
+  while kill -0 "$owner" 2>/dev/null && [[ -f $state/run/env ]]; do
+    pids=()
+    for name in "${components[@]}"; do
+      pid=$(cat "$state/run/$name.pid" 2>/dev/null) && pids+=("$pid")
+    done
+    sleep 1
+  done
+  if [[ -f $state/run/env ]]; then
+    "$self" down
+  elif ((${#pids[@]})); then
+    # `down` was never run (or was cut short) but the directory is gone: stop what is left by pid.
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    sleep 10
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
+}
+
 cmd_down_quiet() {
   local i
+  # A node started by hack/kube/node.sh in this state dir goes first (it needs the API to drain its pods).
+  if [[ -d $state/node ]]; then KUBE_STATE_DIR=$state "$repo/hack/kube/node.sh" down || true; fi
   for ((i = ${#components[@]} - 1; i >= 0; i--)); do stop_component "${components[i]}"; done
   rm -rf "$state/data" "$state/run/env"
 }
 
 cmd_down() {
+  # Finish even when the caller gives up on us (a test's timeout, Ctrl-C): half a stop leaks processes.
+  trap '' INT TERM HUP
   if [[ ! -d $state/run ]]; then
     log "nothing to stop in $state"
     return 0
@@ -342,6 +368,7 @@ case ${1-} in
   status) cmd_status ;;
   restart) cmd_restart "${2-}" ;;
   sa-kubeconfig) cmd_sa_kubeconfig "${@:2}" ;;
+  _watchdog) cmd_watchdog "${2:?owner pid}" ;;
   *)
     sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
     exit 2

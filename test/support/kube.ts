@@ -22,6 +22,13 @@
 //                                   (TokenRequest, as a pod would be); the account must exist
 //     impersonating(user)           a KubeConfig that acts as `user` via impersonation, e.g.
 //                                   'system:serviceaccount:mec-testbed:edge'
+//   kubeNode: Requirement           for tests whose pods must really run (root, Docker, containerd, runc, the CNI
+//                                   plugins, gcc, busybox-static, kubelet + kube-scheduler from `make kube-build-node`)
+//   startNode(cp): Promise<KubeNode> starts kube-scheduler, a private containerd and a kubelet registered as
+//                                   node `mec-test-node` (label mec-testbed.dev/site=edge), pods on 10.244.77.0/24
+//                                   reachable from the host; KubeNode { name, importImage(dockerRef), stop() }.
+//                                   Images are never pulled: import them and use imagePullPolicy: Never.
+//                                   No kube-proxy: Service ClusterIPs do not route; use pod IPs.
 //   serverSideApply(kc, obj, { fieldManager?, dryRun? })   one object, like `kubectl apply --server-side --force-conflicts`
 //   eventually(check, { timeoutMs?, intervalMs?, what? })  polls until check() returns a value other than
 //                                   undefined/false (or stops throwing); for controller-driven state
@@ -88,6 +95,80 @@ export const kubeBinaries: Requirement = () => {
     'run `make kube-build` (needs Go and the Go module proxy; a cold build takes about 10 minutes on 2 cores)'
   );
 };
+
+const nodeScript = join(repoRoot, 'hack/kube/node.sh');
+
+export const kubeNode: Requirement = () => {
+  if (process.getuid?.() !== 0) return 'root (a kubelet manages cgroups, mounts and network namespaces)';
+  const dir = kubeBinDir();
+  const bins = ['kubelet', 'kube-scheduler'].filter((b) => !existsSync(join(dir, b)));
+  if (bins.length > 0) return `${bins.join(' and ')} in ${dir}: run \`make kube-build-node\``;
+  const tools: [string, string][] = [
+    ['/usr/bin/containerd', 'containerd'],
+    ['/usr/sbin/runc', 'runc'],
+    ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+    ['/usr/bin/gcc', 'gcc'],
+  ];
+  const missing = tools.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
+  try {
+    execFileSync('dpkg', ['-s', 'busybox-static'], { stdio: 'ignore' });
+  } catch {
+    missing.push('busybox-static');
+  }
+  if (missing.length > 0)
+    return `Debian packages ${missing.join(' ')} (apt-get install -y ${missing.join(' ')})`;
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+  } catch {
+    return 'a running Docker engine (to build the pause image and import images)';
+  }
+  return undefined;
+};
+
+export interface KubeNode {
+  name: string;
+  /** Copies a Docker image (e.g. 'mec-testbed/edge:dev') into the node's containerd. */
+  importImage(ref: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function runNodeScript(stateDir: string, args: string[], timeoutMs: number): Promise<string> {
+  try {
+    const { stdout } = await execFileAsync(nodeScript, args, {
+      env: { ...process.env, KUBE_STATE_DIR: stateDir, KUBE_NODE_NAME: 'mec-test-node' },
+      timeout: timeoutMs,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return stdout.trim();
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`hack/kube/node.sh ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
+  }
+}
+
+/** Starts one real node (kubelet + containerd + kube-scheduler) for a control plane this process started. */
+export async function startNode(cp: ControlPlane): Promise<KubeNode> {
+  const stateDir = cp.stateDir;
+  if (!stateDir) throw new Error('startNode needs a control plane started by hack/kube/control-plane.sh');
+  try {
+    await runNodeScript(stateDir, ['up'], 300_000);
+  } catch (err) {
+    await runNodeScript(stateDir, ['down'], 120_000).catch(() => {});
+    throw err;
+  }
+  let running = true;
+  return {
+    name: 'mec-test-node',
+    async importImage(ref) {
+      await runNodeScript(stateDir, ['import-image', ref], 300_000);
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      await runNodeScript(stateDir, ['down'], 180_000);
+    },
+  };
+}
 
 export interface ControlPlane {
   kubeconfigPath: string;
@@ -189,11 +270,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     async stop() {
       if (!owned || !stateDir) return;
       owned = false;
-      try {
-        await runScript(stateDir, ['down'], 60_000);
-      } finally {
-        rmSync(stateDir, { recursive: true, force: true });
-      }
+      // Delete the directory only after a complete stop: its pid files are how anything left is found.
+      await runScript(stateDir, ['down'], 240_000);
+      rmSync(stateDir, { recursive: true, force: true });
     },
     async restartApiServer() {
       if (!stateDir) {

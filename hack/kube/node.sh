@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# Stage 2 of issue 7: one real node beside hack/kube/control-plane.sh, so pods actually run — kubelet and
+# kube-scheduler (built by `hack/kube/build.sh --with-node`), a private containerd instance and runc (Debian's
+# `containerd`/`runc`, which docker.io already brings), the bridge + host-local + portmap CNI plugins (Debian's
+# `containernetworking-plugins`), and a pause image compiled here (no image can be pulled). Needs root.
+#
+#   hack/kube/node.sh up                 start containerd, kube-scheduler and a kubelet registered as $KUBE_NODE_NAME
+#   hack/kube/node.sh import-image REF   copy a Docker image into the node's containerd (use imagePullPolicy: Never)
+#   hack/kube/node.sh down               drain the node's pods, stop everything and undo host changes
+#
+# Environment: KUBE_STATE_DIR as for control-plane.sh (the control plane must run there); KUBE_NODE_NAME (default
+# mec-test-node); KUBE_POD_CIDR (default 10.244.77.0/24, one bridge `mec-test-cni0`, no overlay).
+# Host changes, all undone by `down`: the bridge, cgroups under /kubepods, and the sysctls kubelet insists on
+# (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, …) which are saved at `up` and restored.
+# See hack/kube/STAGE2.md for what was tried and why each setting is there.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+self="$repo/hack/kube/node.sh"
+CACHE_DIR=${CACHE_DIR:-$HOME/.cache/mec-testbed}
+export CACHE_DIR
+state=${KUBE_STATE_DIR:-$CACHE_DIR/control-plane}
+node_dir="$state/node"
+node_name=${KUBE_NODE_NAME:-mec-test-node}
+pod_cidr=${KUBE_POD_CIDR:-10.244.77.0/24}
+bridge=mec-test-cni0
+pause_image=docker.io/library/mec-test-pause:3.10
+sysctls=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+
+started=$(date +%s)
+log() { printf '[node +%3ss] %s\n' "$(($(date +%s) - started))" "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+[[ -f $state/run/env ]] || die "no control plane in $state: start it first (hack/kube/control-plane.sh up)"
+# shellcheck source=/dev/null
+source "$state/run/env" # bin, KUBE_APISERVER_PORT, …
+kubectl_() { "$bin/kubectl" --kubeconfig "$state/admin.kubeconfig" "$@"; }
+ctr_() { ctr --address "$node_dir/containerd.sock" --namespace k8s.io "$@"; }
+
+pid_of() {
+  local pid
+  pid=$(cat "$node_dir/$1.pid" 2>/dev/null) || return 1
+  kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+start() { # name, command…
+  local name=$1
+  shift
+  setsid "$@" >>"$node_dir/$name.log" 2>&1 </dev/null &
+  echo $! >"$node_dir/$name.pid"
+  log "started $name (pid $!, log $node_dir/$name.log)"
+}
+stop() {
+  local pid
+  pid=$(pid_of "$1") || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  rm -f "$node_dir/$1.pid"
+  log "stopped $1"
+}
+wait_until() { # what, seconds, command…
+  local what=$1 timeout=$2 t0
+  shift 2
+  t0=$(date +%s)
+  until "$@" >/dev/null 2>&1; do
+    (($(date +%s) - t0 > timeout)) && {
+      log "timed out after ${timeout}s waiting for $what (logs in $node_dir)"
+      return 1
+    }
+    sleep 1
+  done
+  log "$what ($(($(date +%s) - t0))s)"
+}
+
+requirements() {
+  (($(id -u) == 0)) || die "needs root (kubelet manages cgroups, mounts and network namespaces)"
+  local missing=()
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(containernetworking-plugins)
+  command -v gcc >/dev/null || missing+=(gcc)
+  ((${#missing[@]} == 0)) || die "missing ${missing[*]}: apt-get install -y ${missing[*]}"
+  docker info >/dev/null 2>&1 || die "needs a running Docker engine (to build the pause image and to import images)"
+}
+
+host_ip() { ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'; }
+
+client_cert() { # name, subject → $node_dir/<name>.{crt,key}, signed by the control plane's CA
+  local pki="$state/pki"
+  openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:P-256 -keyout "$node_dir/$1.key" \
+    -out "$node_dir/$1.csr" -subj "$2" 2>/dev/null
+  openssl x509 -req -in "$node_dir/$1.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial -days 30 \
+    -out "$node_dir/$1.crt" -extfile <(printf 'extendedKeyUsage=clientAuth\n') 2>/dev/null
+  rm -f "$node_dir/$1.csr"
+  local kc="$node_dir/$1.kubeconfig"
+  rm -f "$kc"
+  "$bin/kubectl" --kubeconfig "$kc" config set-cluster c --server "https://127.0.0.1:$KUBE_APISERVER_PORT" \
+    --certificate-authority "$pki/ca.crt" --embed-certs >/dev/null
+  "$bin/kubectl" --kubeconfig "$kc" config set-credentials u --client-certificate "$node_dir/$1.crt" \
+    --client-key "$node_dir/$1.key" --embed-certs >/dev/null
+  "$bin/kubectl" --kubeconfig "$kc" config set-context c --cluster c --user u >/dev/null
+  "$bin/kubectl" --kubeconfig "$kc" config use-context c >/dev/null
+}
+
+pause_image() {
+  # The sandbox's placeholder process, as registry.k8s.io/pause: holds the namespaces, reaps zombies, exits on
+  # SIGTERM. Static, FROM scratch, built by Docker without pulling anything.
+  local dir="$node_dir/pause"
+  mkdir -p "$dir"
+  cat >"$dir/pause.c" <<'C'
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+static void on_term(int sig) { (void)sig; _exit(0); }
+static void on_chld(int sig) { (void)sig; while (waitpid(-1, 0, WNOHANG) > 0) {} }
+int main(void) {
+  struct sigaction term = {.sa_handler = on_term}, chld = {.sa_handler = on_chld, .sa_flags = SA_NOCLDSTOP};
+  sigaction(SIGINT, &term, 0);
+  sigaction(SIGTERM, &term, 0);
+  sigaction(SIGCHLD, &chld, 0);
+  for (;;) pause();
+}
+C
+  gcc -static -Os -s -o "$dir/pause" "$dir/pause.c"
+  printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$dir/Dockerfile"
+  DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t "${pause_image#docker.io/library/}" "$dir" >/dev/null
+  cmd_import_image "${pause_image#docker.io/library/}"
+}
+
+write_configs() {
+  mkdir -p "$node_dir/cni" "$node_dir/kubelet" "$node_dir/pod-logs"
+  # restrict_oom_score_adj: this machine's root lacks CAP_SYS_RESOURCE, so runc cannot lower a sandbox's
+  # oom_score_adj to -998 ("nsexec: failed to update /proc/self/oom_score_adj: Permission denied").
+  cat >"$node_dir/containerd.toml" <<TOML
+version = 2
+root = "$node_dir/containerd/root"
+state = "$node_dir/containerd/state"
+[grpc]
+  address = "$node_dir/containerd.sock"
+[ttrpc]
+  address = "$node_dir/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[metrics]
+  address = ""
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    restrict_oom_score_adj = true
+    # network namespaces under the state dir (not /var/run/netns), so node.sh down finds every one to unmount
+    netns_mounts_under_state_dir = true
+    sandbox_image = "$pause_image"
+    [plugins."io.containerd.grpc.v1.cri".containerd]
+      snapshotter = "overlayfs"
+      default_runtime_name = "runc"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+        runtime_type = "io.containerd.runc.v2"
+        [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+          SystemdCgroup = false
+          Root = "$node_dir/containerd/runc"
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "$node_dir/cni"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$node_dir/containerd/opt"
+TOML
+  cat >"$node_dir/cni/10-mec-test.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "mec-test",
+  "plugins": [
+    { "type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+      "ipam": { "type": "host-local", "dataDir": "$node_dir/cni-ipam", "ranges": [[{ "subnet": "$pod_cidr" }]],
+                "routes": [{ "dst": "0.0.0.0/0" }] } },
+    { "type": "portmap", "capabilities": { "portMappings": true } }
+  ]
+}
+JSON
+  # failCgroupV1: false — this machine has cgroup v1, which kubelet refuses by default since 1.35.
+  # address = the host's IP: the API server reaches the kubelet there for logs/exec (loopback is refused as node IP).
+  cat >"$node_dir/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $1
+port: 20250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 20248
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $state/pki/ca.crt}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$node_dir/containerd.sock
+podLogsDir: $node_dir/pod-logs
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
+resolvConf: /etc/resolv.conf
+YAML
+}
+
+cmd_up() {
+  requirements
+  if pid_of kubelet >/dev/null; then
+    log "node $node_name already runs (state $node_dir)"
+    return 0
+  fi
+  bin=$("$repo/hack/kube/build.sh" --with-node)
+  mkdir -p "$node_dir"
+  local ip
+  ip=$(host_ip)
+  [[ -n $ip ]] || die "no IPv4 source address found (ip route get 1.1.1.1)"
+  [[ -f $node_dir/sysctl.saved ]] || sysctl -n "${sysctls[@]}" >"$node_dir/sysctl.saved"
+  write_configs "$ip"
+  client_cert kubelet "/O=system:nodes/CN=system:node:$node_name"
+  client_cert scheduler "/CN=system:kube-scheduler"
+
+  start containerd containerd --config "$node_dir/containerd.toml"
+  wait_until "containerd answers" 60 ctr_ version
+  pause_image
+  start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$node_dir/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$node_dir/scheduler.kubeconfig" --authorization-kubeconfig "$node_dir/scheduler.kubeconfig" \
+    --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false
+  start kubelet "$bin/kubelet" --config "$node_dir/kubelet.yaml" --kubeconfig "$node_dir/kubelet.kubeconfig" \
+    --root-dir "$node_dir/kubelet" --cert-dir "$node_dir/kubelet-pki" --hostname-override "$node_name" --node-ip "$ip" \
+    --node-labels "mec-testbed.dev/site=edge"
+  wait_until "node $node_name is Ready" 180 kubectl_ wait --for=condition=Ready "node/$node_name" --timeout=2s ||
+    { cmd_down; exit 1; }
+  log "node $node_name runs pods (CNI $pod_cidr on $bridge; images: $self import-image <docker image>)"
+}
+
+cmd_import_image() {
+  local ref=${1:?usage: $self import-image <docker image>}
+  docker image inspect "$ref" >/dev/null 2>&1 || die "no Docker image $ref here (build it first)"
+  docker save "$ref" | ctr_ images import --no-unpack=false - >/dev/null
+  log "imported $ref into the node's containerd"
+}
+
+cmd_down() {
+  [[ -d $node_dir ]] || return 0
+  if pid_of kubelet >/dev/null && kubectl_ get --raw /readyz >/dev/null 2>&1; then
+    # Let the kubelet tear pods down itself (CNI DEL releases IPs and veths) before it stops; cordon first, so
+    # the scheduler does not bind the replacements the controllers make.
+    kubectl_ cordon "$node_name" >/dev/null 2>&1 || true
+    kubectl_ delete pods --all-namespaces --field-selector "spec.nodeName=$node_name" \
+      --grace-period=1 --wait=false >/dev/null 2>&1 || true
+    wait_until "pods on $node_name are gone" 30 bash -c \
+      "! $(printf %q "$bin/kubectl") --kubeconfig $(printf %q "$state/admin.kubeconfig") get pods -A --no-headers --field-selector spec.nodeName=$node_name | grep -q ." ||
+      true
+  fi
+  stop kubelet
+  stop kube-scheduler
+  # Whatever still runs (a pod the kubelet did not finish): kill its tasks through containerd.
+  if pid_of containerd >/dev/null; then
+    local id
+    for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true; done
+    sleep 1
+    for id in $(ctr_ tasks ls -q 2>/dev/null); do ctr_ tasks delete -f "$id" >/dev/null 2>&1 || true; done
+  fi
+  stop containerd
+  # Shims outlive containerd by design; ours are the ones started with our socket.
+  pkill_ours() {
+    local p
+    for p in $(pgrep -f containerd-shim-runc-v2 || true); do
+      tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$node_dir/containerd.sock" && kill -KILL "$p" 2>/dev/null
+    done
+    return 0
+  }
+  pkill_ours
+  # Mounts (rootfs overlays, netns, pod volumes) under our directory, deepest first.
+  awk -v d="$node_dir" 'index($2, d) == 1 { print $2 }' /proc/self/mounts | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || true
+  done
+  ip link del "$bridge" 2>/dev/null || true
+  find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
+  if [[ -f $node_dir/sysctl.saved ]]; then
+    local i=0 v
+    while read -r v; do
+      sysctl -q -w "${sysctls[i]}=$v" || true
+      i=$((i + 1))
+    done <"$node_dir/sysctl.saved"
+    rm -f "$node_dir/sysctl.saved"
+    log "restored ${sysctls[*]}"
+  fi
+  kubectl_ delete node "$node_name" --ignore-not-found >/dev/null 2>&1 || true
+  rm -rf "$node_dir/containerd" "$node_dir/kubelet" "$node_dir/cni-ipam" 2>/dev/null || true
+  log "node $node_name stopped"
+}
+
+case ${1-} in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  import-image) cmd_import_image "${2-}" ;;
+  *)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+    exit 2
+    ;;
+esac
