@@ -129,6 +129,10 @@ describe('a real node: kubelet + containerd + runc + CNI (hack/kube/node.sh)', {
       },
       { timeoutMs: 30_000, what: 'request lines in the pod log' },
     );
-    assert.match(logs, /10\.244\.77\.1\]?:\d+: response:200/, 'the probes come from the node, via the bridge');
+    assert.match(
+      logs,
+      /10\.244\.77\.1\]?:\d+: response:200/,
+      'the probes come from the node, via the bridge',
+    );
   });
 });
