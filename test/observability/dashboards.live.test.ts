@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { feedOf, type PanelQuery, panelQueries, substitute } from '../../grafana/src/queries.ts';
+import { devProcesses } from '../../hack/dev/main.ts';
 import {
   DEFAULT_PRESET,
   loadProfile,
@@ -88,32 +89,26 @@ describe('dashboards and rules against a real Prometheus (loopback testbed, defa
       blackbox: blackbox ?? 0,
       prometheus: prom ?? 0,
     };
-    const common = {
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      SHUTDOWN_TIMEOUT_SECONDS: '2',
-      MEDIA_SEGMENT_BYTES: '65536',
+    // The processes and wiring of `make dev` (hack/dev/main.ts): UE ports through ue->edge and ue->cloud, the
+    // edge's CLOUD_URL through edge->cloud. Smaller media segments keep the CPU for the measurement.
+    const dev = devProcesses(
+      {
+        edge: ports.ueEdge,
+        cloud: ports.ueCloud,
+        edgeRaw: ports.edgeRaw,
+        cloudRaw: ports.cloudRaw,
+        edgeToCloud: ports.edgeToCloud,
+        admin: ports.proxyAdmin,
+      },
+      DEFAULT_PRESET,
+      { LOG_LEVEL: 'warn' },
+    ).map((p) => start(p.name, process.execPath, [p.script], { ...p.env, MEDIA_SEGMENT_BYTES: '65536' }));
+    const byName = (name: string) => {
+      const p = dev.find((d) => d.name === name);
+      if (!p) throw new Error(`make dev has no ${name} process`);
+      return p;
     };
-    const cloud = start('cloud', process.execPath, ['services/cloud/main.ts'], {
-      ...common,
-      PORT: String(ports.cloudRaw),
-    });
-    const edge = start('edge', process.execPath, ['services/edge/main.ts'], {
-      ...common,
-      PORT: String(ports.edgeRaw),
-      CLOUD_URL: `http://127.0.0.1:${ports.edgeToCloud}`,
-    });
-    const proxy = start('link-proxy', process.execPath, ['services/link-proxy/main.ts'], {
-      ...common,
-      PROFILE: DEFAULT_PRESET,
-      ROUTES: [
-        `127.0.0.1:${ports.ueEdge}=ue->edge=127.0.0.1:${ports.edgeRaw}`,
-        `127.0.0.1:${ports.ueCloud}=ue->cloud=127.0.0.1:${ports.cloudRaw}`,
-        `127.0.0.1:${ports.edgeToCloud}=edge->cloud=127.0.0.1:${ports.cloudRaw}`,
-      ].join(','),
-      ADMIN_HOST: '127.0.0.1',
-      ADMIN_PORT: String(ports.proxyAdmin),
-    });
+    const [cloud, edge, proxy] = [byName('cloud'), byName('edge'), byName('proxy')];
     const bb = start('blackbox-exporter', 'prometheus-blackbox-exporter', [
       `--config.file=${join(PROMETHEUS_DIR, 'blackbox.yml')}`,
       `--web.listen-address=127.0.0.1:${ports.blackbox}`,
