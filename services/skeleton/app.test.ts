@@ -200,6 +200,7 @@ describe('skeleton over HTTP', () => {
     assert.equal(response.status, 400);
     assert.equal(JSON.parse(response.body).error.code, 'bad_request');
     assert.equal(response.headers['x-mec-site'], 'edge');
+    assert.equal(response.headers['server-timing'], 'app;dur=0');
   });
 
   it('oversized headers → 431 JSON', async () => {

@@ -1,7 +1,7 @@
 // Listening and draining: the effects around createApp(). `start()` binds (port 0 in tests), `stop()` drains:
 // readiness turns false, the listener closes (new connections are refused), in-flight requests get up to
 // SHUTDOWN_TIMEOUT_SECONDS, then whatever is left is closed. `runService()` is what main.ts calls.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, STATUS_CODES } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { createApp, loadConfig, type ServiceApp, type ServiceDefinition } from './app.ts';
 import type { ConfigSpec } from './config.ts';
@@ -52,7 +52,7 @@ export async function start(service: ServiceApp, options: StartOptions = {}): Pr
     if (socket.writable && !pending?.headersSent) {
       const body = JSON.stringify(errorBody(code, message));
       socket.end(
-        `HTTP/1.1 ${status} ${code}\r\ncontent-type: application/json; charset=utf-8\r\nx-mec-site: ${site}\r\n` +
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\nx-mec-site: ${site}\r\nserver-timing: app;dur=0\r\n` +
           `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
       );
     }
