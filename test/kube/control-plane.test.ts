@@ -2,14 +2,25 @@
 // controller manager makes from a Deployment, DaemonSets get pods once a Node exists, RBAC answers for a service
 // account's own token, and clients survive an API server restart. Pods stay Pending (no kubelet) — by design.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import type { KubeConfig, V1DaemonSet, V1Deployment, V1PodSpec } from '@kubernetes/client-node';
 import { AppsV1Api, AuthorizationV1Api, CoreV1Api, Watch } from '@kubernetes/client-node';
 import type { ControlPlane } from '../support/kube.ts';
-import { eventually, kubeBinaries, serverSideApply, startControlPlane, versions } from '../support/kube.ts';
+import {
+  eventually,
+  kubeBinaries,
+  repoRoot,
+  serverSideApply,
+  startControlPlane,
+  versions,
+} from '../support/kube.ts';
 import { skipUnless } from '../support/requirements.ts';
 
+const execFileAsync = promisify(execFile);
 const suffix = randomBytes(3).toString('hex');
 const ns = `mec-test-restricted-${suffix}`;
 
@@ -204,6 +215,25 @@ describe('the control plane built from Go modules (hack/kube)', { skip: skipUnle
       asToken.makeApiClient(CoreV1Api).listNamespacedSecret({ namespace: ns }),
       (err: Error) => /403|forbidden/i.test(err.message),
     );
+  });
+
+  it('writes a service-account kubeconfig for people (control-plane.sh sa-kubeconfig) that kubectl can use', async (t) => {
+    if (!cp.stateDir) {
+      t.skip('the reused control plane was not started by hack/kube/control-plane.sh');
+      return;
+    }
+    const { stdout: path } = await execFileAsync(
+      join(repoRoot, 'hack/kube/control-plane.sh'),
+      ['sa-kubeconfig', ns, 'reader', join(cp.stateDir, 'reader.kubeconfig')],
+      { env: { ...process.env, KUBE_STATE_DIR: cp.stateDir } },
+    );
+    const { stdout } = await cp.kubectl(['--kubeconfig', path.trim(), 'auth', 'whoami', '-o', 'json']);
+    const who = JSON.parse(stdout) as { status: { userInfo: { username: string } } };
+    assert.equal(who.status.userInfo.username, `system:serviceaccount:${ns}:reader`);
+    const { stdout: can } = await cp
+      .kubectl(['--kubeconfig', path.trim(), 'auth', 'can-i', 'list', 'configmaps'])
+      .catch((e: Error) => ({ stdout: e.message }));
+    assert.match(can, /^yes/m);
   });
 
   it('ends watches after --min-request-timeout, as informers must expect', async (t) => {
