@@ -1,5 +1,6 @@
 // Wires the proxy's parts together: profile, scheduler, metrics, listeners and the admin API. main.ts
 // adds the process concerns (env, signals); tests start this in-process on port 0.
+import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadProfile, PRESETS } from '../topology/index.ts';
@@ -42,7 +43,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     { scheduler, metrics, rng, lossMode: config.lossMode, log },
     topology,
     config.routes,
-    PRESETS[config.profile] ?? { file: config.profile },
+    PRESETS[config.profile] ?? (await readFile(config.profile, 'utf8')),
   );
   await proxy.start();
   const admin = createAdminServer(proxy, {
