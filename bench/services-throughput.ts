@@ -7,7 +7,7 @@
 //   node bench/services-throughput.ts [--duration 4] [--rounds 5] [--fixed-duration 10] [--rate 1000] [--bytes 64]
 //     [--connections 32] [--inspect-size 1024]
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +43,8 @@ if (process.argv[2] === '--bare-server') {
 
 interface LoadResult {
   requestsPerSecond: number;
+  /** Server CPU time (user + system) per completed request, in microseconds (saturation runs only). */
+  cpuMicrosPerRequest?: number;
   p50Ms: number;
   p99Ms: number;
   errors: number;
@@ -84,13 +86,37 @@ async function stopServer(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** CPU seconds (user + system) the process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A saturation run, with the server's CPU time per request: unlike req/s, CPU time is not stolen by other
+ * processes on a shared machine, so bare/edge CPU per request is the steadier capacity ratio. */
+async function saturateMeasured(server: ChildProcess, url: string, seconds: number, connections: number) {
+  const before = cpuSeconds(server.pid);
+  const result = await saturate(url, seconds, connections);
+  const cpu = cpuSeconds(server.pid) - before;
+  return { ...result, cpuMicrosPerRequest: (cpu / result.requests) * 1e6 };
+}
+
 function millis(value: string, unit: string): number {
   const scale: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
   return Number(value) * (scale[unit] ?? Number.NaN);
 }
 
 /** wrk, closed loop: the most the server sustains with `connections` keep-alive clients. */
-async function saturate(url: string, seconds: number, connections: number): Promise<LoadResult> {
+async function saturate(
+  url: string,
+  seconds: number,
+  connections: number,
+): Promise<LoadResult & { requests: number }> {
   const [command, args] = pinned(1, 'wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--latency', url]);
   const { stdout } = await run(command, args, { maxBuffer: 1 << 20 });
   const latency = (p: string) => {
@@ -101,6 +127,7 @@ async function saturate(url: string, seconds: number, connections: number): Prom
   const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout);
   return {
     requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN),
+    requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN),
     p50Ms: latency('50'),
     p99Ms: latency('99'),
     errors: Number(errors) + (socketErrors ? socketErrors.slice(1).reduce((s, v) => s + Number(v), 0) : 0),
@@ -197,8 +224,8 @@ async function main() {
     await saturate(bareUrl, 2, connections); // warm-up: JIT, connection setup
     await saturate(edgeUrl, 2, connections);
     for (let round = 0; round < rounds; round++) {
-      saturation.bare.push(await saturate(bareUrl, seconds, connections));
-      saturation.edge.push(await saturate(edgeUrl, seconds, connections));
+      saturation.bare.push(await saturateMeasured(bareServer, bareUrl, seconds, connections));
+      saturation.edge.push(await saturateMeasured(edgeServer, edgeUrl, seconds, connections));
     }
     fixed = {
       bare: await fixedRate(bareUrl, fixedSeconds, rate),
@@ -237,6 +264,12 @@ async function main() {
   process.stdout.write(
     `  runs, req/s: bare ${saturation.bare.map((r) => r.requestsPerSecond.toFixed(0)).join(' ')}; ` +
       `edge ${saturation.edge.map((r) => r.requestsPerSecond.toFixed(0)).join(' ')}\n`,
+  );
+  const cpuBare = median(saturation.bare.map((r) => r.cpuMicrosPerRequest ?? Number.NaN));
+  const cpuEdge = median(saturation.edge.map((r) => r.cpuMicrosPerRequest ?? Number.NaN));
+  process.stdout.write(
+    `  server CPU per request (median): bare ${cpuBare.toFixed(1)} us, edge ${cpuEdge.toFixed(1)} us ` +
+      `-> capacity ratio edge/bare ${(cpuBare / cpuEdge).toFixed(2)} (not moved by other load on the machine)\n`,
   );
   process.stdout.write(`\necho at a fixed ${rate} req/s (hey, ${fixedSeconds} s):\n`);
   process.stdout.write(`${row('bare node:http', fixed.bare)}\n${row('edge service', fixed.edge)}\n`);
