@@ -5,7 +5,7 @@
 #
 #   hack/kube/build.sh            build what is missing into $CACHE_DIR/kube-<version>/bin, print that directory
 #   hack/kube/build.sh --bin-dir  only print the directory (nothing is built)
-#   hack/kube/build.sh --with-node  also kubelet and kube-scheduler, for hack/kube/node.sh (pods that really run)
+#   hack/kube/build.sh --with-node  also kubelet, kube-scheduler and kube-proxy, for hack/kube/node.sh (pods that run)
 #
 # Cached: a binary is rebuilt only when it is missing or its --version does not match the pin. The Go module and
 # build caches stay in the default GOPATH/GOCACHE, so every checkout on the machine shares them. A cold build
@@ -26,7 +26,7 @@ if [[ ${1-} == --bin-dir ]]; then
   echo "$bin_dir"
   exit 0
 elif [[ ${1-} == --with-node ]]; then
-  binaries+=(kubelet kube-scheduler)
+  binaries+=(kubelet kube-scheduler kube-proxy)
 elif [[ $# -gt 0 ]]; then
   echo "usage: $0 [--bin-dir | --with-node]" >&2
   exit 2
@@ -55,7 +55,7 @@ etcd_semver=${ETCD_VERSION#v}
 # The version line each binary must print for the cache to count as a hit.
 expected_version() {
   case $1 in
-    kube-apiserver | kube-controller-manager | kubelet | kube-scheduler) echo "Kubernetes $KUBERNETES_VERSION" ;;
+    kube-apiserver | kube-controller-manager | kubelet | kube-scheduler | kube-proxy) echo "Kubernetes $KUBERNETES_VERSION" ;;
     kubectl) echo "Client Version: $KUBERNETES_VERSION" ;;
     etcd) echo "etcd Version: $etcd_semver" ;;
   esac

@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Stage 2 of issue 7: one real node beside hack/kube/control-plane.sh, so pods actually run — kubelet and
-# kube-scheduler (built by `hack/kube/build.sh --with-node`), a private containerd instance and runc (Debian's
+# Stage 2 of issue 7: one real node beside hack/kube/control-plane.sh, so pods actually run — kubelet, kube-proxy
+# (nftables mode: Service ClusterIPs work) and kube-scheduler (built by `hack/kube/build.sh --with-node`), a private
+# containerd instance and runc (Debian's
 # `containerd`/`runc`, which docker.io already brings), the bridge + host-local + portmap CNI plugins (Debian's
 # `containernetworking-plugins`), and a pause image compiled here (no image can be pulled). Needs root.
 #
-#   hack/kube/node.sh up                 start containerd, kube-scheduler and a kubelet registered as $KUBE_NODE_NAME
+#   hack/kube/node.sh up                 start containerd, kube-scheduler, kube-proxy and a kubelet ($KUBE_NODE_NAME)
 #   hack/kube/node.sh import-image REF   copy a Docker image into the node's containerd (use imagePullPolicy: Never)
 #   hack/kube/node.sh down               drain the node's pods, stop everything and undo host changes
 #
 # Environment: KUBE_STATE_DIR as for control-plane.sh (the control plane must run there); KUBE_NODE_NAME (default
 # mec-test-node); KUBE_POD_CIDR (default 10.244.77.0/24, one bridge `mec-test-cni0`, no overlay).
-# Host changes, all undone by `down`: the bridge, cgroups under /kubepods, and the sysctls kubelet insists on
+# Host changes, all undone by `down`: the bridge, cgroups under /kubepods, nftables tables `ip/ip6 kube-proxy`, the
+# CNI firewall plugin's iptables chains (CNI-FORWARD, CNI-ADMIN), and the sysctls kubelet insists on
 # (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, …) which are saved at `up` and restored.
 # See hack/kube/STAGE2.md for what was tried and why each setting is there.
 set -euo pipefail
@@ -85,6 +87,8 @@ requirements() {
   command -v runc >/dev/null || missing+=(runc)
   [[ -x /usr/lib/cni/bridge && -x /usr/lib/cni/host-local ]] || missing+=(containernetworking-plugins)
   command -v gcc >/dev/null || missing+=(gcc)
+  command -v nft >/dev/null || missing+=(nftables)
+  command -v iptables >/dev/null || missing+=(iptables)
   ((${#missing[@]} == 0)) || die "missing ${missing[*]}: apt-get install -y ${missing[*]}"
   docker info >/dev/null 2>&1 || die "needs a running Docker engine (to build the pause image and to import images)"
 }
@@ -169,6 +173,8 @@ state = "$node_dir/containerd/state"
   [plugins."io.containerd.internal.v1.opt"]
     path = "$node_dir/containerd/opt"
 TOML
+  # firewall: Docker sets the FORWARD policy to DROP and br_netfilter sends bridged traffic through it, so without
+  # this plugin's per-pod ACCEPT rules pod → pod and pod → Service time out (host → pod works either way).
   cat >"$node_dir/cni/10-mec-test.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
@@ -177,7 +183,8 @@ TOML
     { "type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
       "ipam": { "type": "host-local", "dataDir": "$node_dir/cni-ipam", "ranges": [[{ "subnet": "$pod_cidr" }]],
                 "routes": [{ "dst": "0.0.0.0/0" }] } },
-    { "type": "portmap", "capabilities": { "portMappings": true } }
+    { "type": "portmap", "capabilities": { "portMappings": true } },
+    { "type": "firewall" }
   ]
 }
 JSON
@@ -223,6 +230,7 @@ cmd_up() {
   write_configs "$ip"
   client_cert kubelet "/O=system:nodes/CN=system:node:$node_name"
   client_cert scheduler "/CN=system:kube-scheduler"
+  client_cert kube-proxy "/CN=system:kube-proxy"
 
   start containerd containerd --config "$node_dir/containerd.toml"
   wait_until "containerd answers" 60 ctr_ version
@@ -230,10 +238,18 @@ cmd_up() {
   start kube-scheduler "$bin/kube-scheduler" --kubeconfig "$node_dir/scheduler.kubeconfig" \
     --authentication-kubeconfig "$node_dir/scheduler.kubeconfig" --authorization-kubeconfig "$node_dir/scheduler.kubeconfig" \
     --bind-address 127.0.0.1 --secure-port 0 --leader-elect=false
+  # nftables mode: its own `ip/ip6 kube-proxy` tables, nothing mixed into Docker's iptables rules. conntrack 0: leave
+  # the host's conntrack sysctls alone.
+  start kube-proxy "$bin/kube-proxy" --kubeconfig "$node_dir/kube-proxy.kubeconfig" --proxy-mode nftables \
+    --hostname-override "$node_name" --cluster-cidr "$pod_cidr" --conntrack-max-per-core 0 \
+    --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
+    --metrics-bind-address 127.0.0.1:20249 --healthz-bind-address 127.0.0.1:20256
   start kubelet "$bin/kubelet" --config "$node_dir/kubelet.yaml" --kubeconfig "$node_dir/kubelet.kubeconfig" \
     --root-dir "$node_dir/kubelet" --cert-dir "$node_dir/kubelet-pki" --hostname-override "$node_name" --node-ip "$ip" \
     --node-labels "mec-testbed.dev/site=edge"
   wait_until "node $node_name is Ready" 180 kubectl_ wait --for=condition=Ready "node/$node_name" --timeout=2s ||
+    { cmd_down; exit 1; }
+  wait_until "kube-proxy is healthy" 60 curl -fsS http://127.0.0.1:20256/healthz ||
     { cmd_down; exit 1; }
   log "node $node_name runs pods (CNI $pod_cidr on $bridge; images: $self import-image <docker image>)"
 }
@@ -258,6 +274,7 @@ cmd_down() {
       true
   fi
   stop kubelet
+  stop kube-proxy
   stop kube-scheduler
   # Whatever still runs (a pod the kubelet did not finish): kill its tasks through containerd.
   if pid_of containerd >/dev/null; then
@@ -281,6 +298,16 @@ cmd_down() {
     umount -l "$m" 2>/dev/null || true
   done
   ip link del "$bridge" 2>/dev/null || true
+  nft delete table ip kube-proxy 2>/dev/null || true
+  nft delete table ip6 kube-proxy 2>/dev/null || true
+  # The firewall plugin removes each pod's rules on CNI DEL but keeps its chains and the jump from FORWARD.
+  if iptables -S CNI-FORWARD >/dev/null 2>&1; then
+    iptables -D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD 2>/dev/null || true
+    iptables -F CNI-FORWARD 2>/dev/null || true
+    iptables -X CNI-FORWARD 2>/dev/null || true
+    iptables -F CNI-ADMIN 2>/dev/null || true
+    iptables -X CNI-ADMIN 2>/dev/null || true
+  fi
   find /sys/fs/cgroup/*/kubepods -depth -type d -exec rmdir {} + 2>/dev/null || true
   if [[ -f $node_dir/sysctl.saved ]]; then
     local i=0 v

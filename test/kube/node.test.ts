@@ -1,6 +1,7 @@
 // Stage 2 of issue 7: pods that really run. A kubelet with a private containerd + runc and the bridge CNI, beside
 // the control plane of hack/kube, runs a Pod Security "restricted" Deployment made of a static busybox httpd; the
-// test reaches the pods over HTTP on their IPs and uses the kubelet API (logs, exec) through the API server.
+// test reaches the pods over HTTP on their IPs and through a ClusterIP Service (kube-proxy), and uses the kubelet
+// API (logs, exec) through the API server.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,6 +112,42 @@ describe('a real node: kubelet + containerd + runc + CNI (hack/kube/node.sh)', {
       assert.equal(res.status, 200);
       assert.equal(await res.text(), 'mec-testbed stage 2\n');
     }
+  });
+
+  it('routes a ClusterIP Service (kube-proxy) from the host and from a pod', async () => {
+    const core = cp.kc.makeApiClient(CoreV1Api);
+    await serverSideApply(cp.kc, {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: ns },
+      spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] },
+    });
+    const svc = await core.readNamespacedService({ name: 'web', namespace: ns });
+    const ip = svc.spec?.clusterIP;
+    assert.match(ip ?? '', /^10\.96\./);
+    const body = await eventually(
+      async () => {
+        const res = await fetch(`http://${ip}/`, { signal: AbortSignal.timeout(3000) });
+        return res.status === 200 ? res.text() : undefined;
+      },
+      { timeoutMs: 60_000, what: `the Service's ClusterIP ${ip} to answer from the host` },
+    );
+    assert.equal(body, 'mec-testbed stage 2\n');
+    // Pod → Service → pod crosses the bridge (br_netfilter, Docker's FORWARD DROP): the CNI firewall plugin's job.
+    const pod = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' })).items[0];
+    const { stdout } = await cp.kubectl([
+      '-n',
+      ns,
+      'exec',
+      pod?.metadata?.name ?? '',
+      '--',
+      '/bin/busybox',
+      'sh',
+      '-c',
+      `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 ${ip} 80`,
+    ]);
+    assert.match(stdout, /^HTTP\/1\.[01] 200/);
+    assert.match(stdout, /mec-testbed stage 2/);
   });
 
   it('serves logs and exec through the kubelet API', async () => {

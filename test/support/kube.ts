@@ -23,12 +23,12 @@
 //     impersonating(user)           a KubeConfig that acts as `user` via impersonation, e.g.
 //                                   'system:serviceaccount:mec-testbed:edge'
 //   kubeNode: Requirement           for tests whose pods must really run (root, Docker, containerd, runc, the CNI
-//                                   plugins, gcc, busybox-static, kubelet + kube-scheduler from `make kube-build-node`)
-//   startNode(cp): Promise<KubeNode> starts kube-scheduler, a private containerd and a kubelet registered as
+//                                   plugins, gcc, nftables, busybox-static, and `make kube-build-node`)
+//   startNode(cp): Promise<KubeNode> starts kube-scheduler, kube-proxy, a private containerd and a kubelet as
 //                                   node `mec-test-node` (label mec-testbed.dev/site=edge), pods on 10.244.77.0/24
 //                                   reachable from the host; KubeNode { name, importImage(dockerRef), stop() }.
 //                                   Images are never pulled: import them and use imagePullPolicy: Never.
-//                                   No kube-proxy: Service ClusterIPs do not route; use pod IPs.
+//                                   Service ClusterIPs work (kube-proxy, nftables mode); there is no DNS.
 //   serverSideApply(kc, obj, { fieldManager?, dryRun? })   one object, like `kubectl apply --server-side --force-conflicts`
 //   eventually(check, { timeoutMs?, intervalMs?, what? })  polls until check() returns a value other than
 //                                   undefined/false (or stops throwing); for controller-driven state
@@ -101,13 +101,14 @@ const nodeScript = join(repoRoot, 'hack/kube/node.sh');
 export const kubeNode: Requirement = () => {
   if (process.getuid?.() !== 0) return 'root (a kubelet manages cgroups, mounts and network namespaces)';
   const dir = kubeBinDir();
-  const bins = ['kubelet', 'kube-scheduler'].filter((b) => !existsSync(join(dir, b)));
-  if (bins.length > 0) return `${bins.join(' and ')} in ${dir}: run \`make kube-build-node\``;
+  const bins = ['kubelet', 'kube-scheduler', 'kube-proxy'].filter((b) => !existsSync(join(dir, b)));
+  if (bins.length > 0) return `${bins.join(', ')} in ${dir}: run \`make kube-build-node\``;
   const tools: [string, string][] = [
     ['/usr/bin/containerd', 'containerd'],
     ['/usr/sbin/runc', 'runc'],
     ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
     ['/usr/bin/gcc', 'gcc'],
+    ['/usr/sbin/nft', 'nftables'],
   ];
   const missing = tools.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
   try {
