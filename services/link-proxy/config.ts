@@ -35,7 +35,7 @@ Environment (flags win):
   LOSS_MODE                none | rto: a TCP proxy cannot drop packets; rto holds a chunk 200 ms with
                            the loss probability, an approximation (default none)
   TIMER_MODE               precise | coarse | spin (default precise)
-  TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest (default 300)
+  TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest (default 100)
   SEED                     integer: replayable jitter draws (default: random)
   LOG_LEVEL                debug | info | warn | error (default info)
   SHUTDOWN_TIMEOUT_SECONDS seconds to let connections finish on SIGTERM (default 10)`;

@@ -140,6 +140,9 @@ class Pipe {
   private timer: TimerHandle | undefined;
   private paused = false;
   establishedNs = 0;
+  private metricLabels: LinkLabels | undefined;
+  private bytesSeries: { inc(n: number): void } | undefined;
+  private delaySeries: { observe(v: number): void } | undefined;
   dst: net.Socket | null = null;
   bytes = 0;
 
@@ -223,18 +226,26 @@ class Pipe {
     this.timer = undefined;
     if (this.conn.route.stalled || !this.dst) return; // a black hole, or not dialled yet
     const now = nowNs();
-    const m = this.conn.proxy.options.metrics;
     const labels = this.plan().labels;
+    if (labels !== this.metricLabels) {
+      // prom-client hashes a label set on every call; resolve the series once per plan (a hot path).
+      const m = this.conn.proxy.options.metrics;
+      this.metricLabels = labels;
+      this.bytesSeries = m.bytes.labels(labels);
+      this.delaySeries = m.addedDelay.labels(labels);
+    }
+    const bytesSeries = this.bytesSeries as { inc(n: number): void };
+    const delaySeries = this.delaySeries as { observe(v: number): void };
     while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= now) {
       const q = this.queue.shift() as Queued;
       if (q.data === null) this.dst.end();
       else {
         if (!this.dst.destroyed) this.dst.write(q.data);
         this.bytes += q.data.length;
-        m.bytes.inc(labels, q.data.length);
+        bytesSeries.inc(q.data.length);
         this.account(-q.data.length);
       }
-      m.addedDelay.observe(labels, (now - q.arrivalNs) / 1e9);
+      delaySeries.observe((now - q.arrivalNs) / 1e9);
     }
     if (this.dst.writableNeedDrain && !this.paused) {
       this.paused = true;

@@ -15,7 +15,7 @@ export type TimerMode = 'precise' | 'coarse' | 'spin';
  * exact on an idle host but spins more; on a loaded host a spinning process uses up its CPU share and is
  * descheduled for milliseconds, so shorter can be better there (TIMER_EARLY_US; see bench/link-fidelity.ts).
  */
-export const DEFAULT_EARLY_NS = 300_000;
+export const DEFAULT_EARLY_NS = 100_000;
 export const TIMER_MODES: readonly TimerMode[] = ['precise', 'coarse', 'spin'];
 
 const EPOCH = process.hrtime.bigint();
@@ -123,7 +123,8 @@ export class PreciseScheduler {
 
   constructor(options: { mode?: TimerMode; earlyNs?: number } = {}) {
     this.mode = options.mode ?? 'precise';
-    // 300 µs covers the futex wake plus the message hop on a busy 2-core machine (measured: p50 ~0.1 ms).
+    // 100 µs covers the futex wake plus the message hop at the median (measured here: ~0.1 ms); 300 µs
+    // was no more exact on a loaded 2-core host and spun twice the CPU (bench/link-fidelity.ts).
     this.earlyNs = this.mode === 'coarse' ? 0 : (options.earlyNs ?? DEFAULT_EARLY_NS);
     if (this.mode === 'precise') {
       const sab = new SharedArrayBuffer(16);
