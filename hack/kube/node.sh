@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stage 2 of issue 7: one real node beside hack/kube/control-plane.sh, so pods actually run — kubelet, kube-proxy
-# (nftables mode: Service ClusterIPs work) and kube-scheduler (built by `hack/kube/build.sh --with-node`), a private
+# (nftables mode: Service ClusterIPs work), CoreDNS (on the host's address: Service names resolve) and kube-scheduler (built by `hack/kube/build.sh --with-node`), a private
 # containerd instance and runc (Debian's
 # `containerd`/`runc`, which docker.io already brings), the bridge + host-local + portmap CNI plugins (Debian's
 # `containernetworking-plugins`), and a pause image compiled here (no image can be pulled). Needs root.
@@ -212,7 +212,26 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
 resolvConf: /etc/resolv.conf
+clusterDNS: [$1]
+clusterDomain: cluster.local
 YAML
+  # CoreDNS runs on the host, not as a pod: the API server listens on loopback only, which pods cannot reach.
+  cat >"$node_dir/Corefile" <<COREFILE
+.:53 {
+    bind $1
+    errors
+    health 127.0.0.1:20258
+    ready 127.0.0.1:20259
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+        kubeconfig $node_dir/coredns.kubeconfig c
+        pods insecure
+        fallthrough in-addr.arpa ip6.arpa
+    }
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+}
+COREFILE
 }
 
 cmd_up() {
@@ -231,6 +250,7 @@ cmd_up() {
   client_cert kubelet "/O=system:nodes/CN=system:node:$node_name"
   client_cert scheduler "/CN=system:kube-scheduler"
   client_cert kube-proxy "/CN=system:kube-proxy"
+  client_cert coredns "/CN=mec-test-coredns"
 
   start containerd containerd --config "$node_dir/containerd.toml"
   wait_until "containerd answers" 60 ctr_ version
@@ -244,12 +264,34 @@ cmd_up() {
     --hostname-override "$node_name" --cluster-cidr "$pod_cidr" --conntrack-max-per-core 0 \
     --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 \
     --metrics-bind-address 127.0.0.1:20249 --healthz-bind-address 127.0.0.1:20256
+  # What CoreDNS's kubernetes plugin reads (the rules of the system:coredns ClusterRole kubeadm installs).
+  kubectl_ apply --server-side -f - >/dev/null <<RBAC
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: mec-test-coredns}
+rules:
+  - apiGroups: [""]
+    resources: [endpoints, services, pods, namespaces]
+    verbs: [list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: mec-test-coredns}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mec-test-coredns}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: mec-test-coredns}]
+RBAC
+  start coredns "$bin/coredns" -conf "$node_dir/Corefile"
   start kubelet "$bin/kubelet" --config "$node_dir/kubelet.yaml" --kubeconfig "$node_dir/kubelet.kubeconfig" \
     --root-dir "$node_dir/kubelet" --cert-dir "$node_dir/kubelet-pki" --hostname-override "$node_name" --node-ip "$ip" \
     --node-labels "mec-testbed.dev/site=edge"
   wait_until "node $node_name is Ready" 180 kubectl_ wait --for=condition=Ready "node/$node_name" --timeout=2s ||
     { cmd_down; exit 1; }
   wait_until "kube-proxy is healthy" 60 curl -fsS http://127.0.0.1:20256/healthz ||
+    { cmd_down; exit 1; }
+  wait_until "CoreDNS serves cluster.local on $ip:53" 60 curl -fsS http://127.0.0.1:20259/ready ||
     { cmd_down; exit 1; }
   log "node $node_name runs pods (CNI $pod_cidr on $bridge; images: $self import-image <docker image>)"
 }
@@ -275,6 +317,7 @@ cmd_down() {
   fi
   stop kubelet
   stop kube-proxy
+  stop coredns
   stop kube-scheduler
   # Whatever still runs (a pod the kubelet did not finish): kill its tasks through containerd.
   if pid_of containerd >/dev/null; then

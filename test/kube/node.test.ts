@@ -1,9 +1,10 @@
 // Stage 2 of issue 7: pods that really run. A kubelet with a private containerd + runc and the bridge CNI, beside
 // the control plane of hack/kube, runs a Pod Security "restricted" Deployment made of a static busybox httpd; the
-// test reaches the pods over HTTP on their IPs and through a ClusterIP Service (kube-proxy), and uses the kubelet
-// API (logs, exec) through the API server.
+// test reaches the pods over HTTP on their IPs, through a ClusterIP Service (kube-proxy) and by name (CoreDNS),
+// and uses the kubelet API (logs, exec) through the API server.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { Resolver } from 'node:dns/promises';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -145,6 +146,31 @@ describe('a real node: kubelet + containerd + runc + CNI (hack/kube/node.sh)', {
       'sh',
       '-c',
       `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 ${ip} 80`,
+    ]);
+    assert.match(stdout, /^HTTP\/1\.[01] 200/);
+    assert.match(stdout, /mec-testbed stage 2/);
+  });
+
+  it('resolves Service names (CoreDNS) for pods and from the host', async () => {
+    const core = cp.kc.makeApiClient(CoreV1Api);
+    const svc = await core.readNamespacedService({ name: 'web', namespace: ns });
+    const nodeObj = await core.readNode({ name: node.name });
+    const dnsServer = nodeObj.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '';
+    const resolver = new Resolver();
+    resolver.setServers([dnsServer]);
+    assert.deepEqual(await resolver.resolve4(`web.${ns}.svc.cluster.local`), [svc.spec?.clusterIP]);
+    // In a pod: the kubelet's resolv.conf (search path, ndots) lets the short name `web` reach the Service.
+    const pod = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' })).items[0];
+    const { stdout } = await cp.kubectl([
+      '-n',
+      ns,
+      'exec',
+      pod?.metadata?.name ?? '',
+      '--',
+      '/bin/busybox',
+      'sh',
+      '-c',
+      `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 web 80`,
     ]);
     assert.match(stdout, /^HTTP\/1\.[01] 200/);
     assert.match(stdout, /mec-testbed stage 2/);

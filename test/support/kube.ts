@@ -28,7 +28,8 @@
 //                                   node `mec-test-node` (label mec-testbed.dev/site=edge), pods on 10.244.77.0/24
 //                                   reachable from the host; KubeNode { name, importImage(dockerRef), stop() }.
 //                                   Images are never pulled: import them and use imagePullPolicy: Never.
-//                                   Service ClusterIPs work (kube-proxy, nftables mode); there is no DNS.
+//                                   Service ClusterIPs work (kube-proxy, nftables mode) and names resolve
+//                                   (CoreDNS on the host's address); pods cannot reach the API server (loopback).
 //   serverSideApply(kc, obj, { fieldManager?, dryRun? })   one object, like `kubectl apply --server-side --force-conflicts`
 //   eventually(check, { timeoutMs?, intervalMs?, what? })  polls until check() returns a value other than
 //                                   undefined/false (or stops throwing); for controller-driven state
@@ -101,7 +102,9 @@ const nodeScript = join(repoRoot, 'hack/kube/node.sh');
 export const kubeNode: Requirement = () => {
   if (process.getuid?.() !== 0) return 'root (a kubelet manages cgroups, mounts and network namespaces)';
   const dir = kubeBinDir();
-  const bins = ['kubelet', 'kube-scheduler', 'kube-proxy'].filter((b) => !existsSync(join(dir, b)));
+  const bins = ['kubelet', 'kube-scheduler', 'kube-proxy', 'coredns'].filter(
+    (b) => !existsSync(join(dir, b)),
+  );
   if (bins.length > 0) return `${bins.join(', ')} in ${dir}: run \`make kube-build-node\``;
   const tools: [string, string][] = [
     ['/usr/bin/containerd', 'containerd'],
