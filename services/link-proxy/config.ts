@@ -21,6 +21,7 @@ export interface ProxyConfig {
   seed: number | undefined;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
+  profilePollSeconds: number;
 }
 
 export const USAGE = `node services/link-proxy/main.ts [--profile NAME|FILE] [--route SPEC]... [--admin-port N]
@@ -38,7 +39,9 @@ Environment (flags win):
   TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest (default 100)
   SEED                     integer: replayable jitter draws (default: random)
   LOG_LEVEL                debug | info | warn | error (default info)
-  SHUTDOWN_TIMEOUT_SECONDS seconds to let connections finish on SIGTERM (default 10)`;
+  SHUTDOWN_TIMEOUT_SECONDS seconds to let connections finish on SIGTERM (default 10)
+  PROFILE_POLL_SECONDS     when PROFILE is a file (e.g. a mounted ConfigMap), re-read it this often and
+                           apply a changed one if valid, else keep the old (default 2; 0 = never)`;
 
 const HOST = /^[A-Za-z0-9.:-]{1,253}$/;
 const ROUTE = /^(?:(.+):)?(\d{1,5})=([^=]+)->([^=]+)=(.+):(\d{1,5})$/;
@@ -163,6 +166,7 @@ export function parseProxyConfig(
     seed,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutSeconds: integer('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 10, 0, 3600),
+    profilePollSeconds: integer('PROFILE_POLL_SECONDS', get('PROFILE_POLL_SECONDS'), 2, 0, 3600),
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -88,12 +88,11 @@ async function admin(service: LinkProxyService, method: string, path: string, bo
   return { status: res.status, body: (await res.json()) as Json };
 }
 
-async function start(yaml: string, routes: string[]) {
-  const dir = mkdtempSync(join(tmpdir(), 'mec-test-proxy-'));
-  const file = join(dir, 'profile.yaml');
-  writeFileSync(file, yaml);
+async function start(yaml: string, routes: string[], env: Record<string, string> = {}, file?: string) {
+  const path = file ?? join(mkdtempSync(join(tmpdir(), 'mec-test-proxy-')), 'profile.yaml');
+  writeFileSync(path, yaml);
   const parsed = parseProxyConfig(
-    { HOST: '127.0.0.1', ADMIN_PORT: '0', PROFILE: file, ROUTES: routes.join(',') },
+    { HOST: '127.0.0.1', ADMIN_PORT: '0', PROFILE: path, ROUTES: routes.join(','), ...env },
     [],
   );
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.errors));
@@ -224,6 +223,35 @@ describe('link proxy through real sockets', () => {
     assert.equal(put.body.profile, 'wifi-lan-edge');
     const back = await admin(svc, 'PUT', '/api/v1/profile', profileYaml('fixed', '{ latency: 10ms }'));
     assert.equal(back.status, 200);
+  });
+});
+
+describe('profile file', () => {
+  it('re-reads a changed profile file (a mounted ConfigMap); an invalid edit keeps the old profile', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mec-test-proxy-')), 'profile.yaml');
+    const svc = await start(
+      profileYaml('first', '{ latency: 1ms }'),
+      ['0=ue->edge=127.0.0.1:9'],
+      { PROFILE_POLL_SECONDS: '1' },
+      file,
+    );
+    const name = async () => (await admin(svc, 'GET', '/api/v1/profile')).body.topology.name as string;
+    const waitFor = async (want: string) => {
+      for (let i = 0; i < 50 && (await name()) !== want; i++) await new Promise((r) => setTimeout(r, 100));
+      return name();
+    };
+    try {
+      assert.equal(await name(), 'first');
+      writeFileSync(file, profileYaml('second', '{ latency: 3ms }'));
+      assert.equal(await waitFor('second'), 'second');
+      writeFileSync(file, profileYaml('broken', '{ latency: 3 }'));
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(await name(), 'second');
+      const metrics = await (await fetch(`http://127.0.0.1:${svc.adminPort()}/metrics`)).text();
+      assert.match(metrics, /mec_link_proxy_profile_changes_total\{outcome="rejected"\} 1/);
+    } finally {
+      await svc.stop();
+    }
   });
 });
 

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadProfile, PRESETS } from '../topology/index.ts';
+import { loadProfile, PRESETS, ProfileError, parseProfileText } from '../topology/index.ts';
 import { createAdminServer } from './admin.ts';
 import type { LogLevel, ProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
@@ -71,12 +71,47 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
       'packet loss is not emulated by a TCP proxy (LOSS_MODE=rto approximates it); use the netem backend for loss',
     );
   }
+  // A profile file (in the cluster: the link-profile ConfigMap, mounted) is re-read while running, so editing
+  // it changes the links within PROFILE_POLL_SECONDS; an invalid edit is logged and the old profile stays.
+  let poll: NodeJS.Timeout | undefined;
+  if (!PRESETS[config.profile] && config.profilePollSeconds > 0) {
+    let lastText = typeof proxy.profileDocument === 'string' ? proxy.profileDocument : '';
+    poll = setInterval(async () => {
+      let text: string;
+      try {
+        text = await readFile(config.profile, 'utf8');
+      } catch (err) {
+        return log('warn', 'cannot re-read the profile file', {
+          file: config.profile,
+          error: (err as Error).message,
+        });
+      }
+      if (text === lastText) return;
+      lastText = text;
+      try {
+        const next = parseProfileText(text, config.profile);
+        const applied = proxy.setTopology(next, text);
+        if (!applied.ok) throw new ProfileError(config.profile, applied.problems);
+        metrics.profileChanges.inc({ outcome: 'applied' });
+        log('info', 'profile file changed: applied', { profile: next.name, file: config.profile });
+      } catch (err) {
+        metrics.profileChanges.inc({ outcome: 'rejected' });
+        log('error', 'profile file changed but is invalid: the old profile stays in force', {
+          file: config.profile,
+          profile: proxy.topology.name,
+          error: (err as Error).message,
+        });
+      }
+    }, config.profilePollSeconds * 1000);
+    poll.unref();
+  }
   return {
     proxy,
     admin,
     adminPort,
     routePorts: () => proxy.routes.map((r) => r.port()),
     async stop(timeoutSeconds = 0) {
+      if (poll) clearInterval(poll);
       await proxy.close(timeoutSeconds * 1000);
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
