@@ -5,11 +5,11 @@ import {
   DEFAULT_PRESET,
   loadProfile,
   NO_IMPAIRMENT,
+  PRESETS,
+  ProfileError,
   parseProfileText,
   pathBetween,
   predictedReduction,
-  PRESETS,
-  ProfileError,
   roundTripSeconds,
   validateProfile,
 } from './index.ts';
@@ -45,8 +45,20 @@ describe('path arithmetic', () => {
   });
   it('adds latency, adds jitter in variance, compounds loss and takes the narrowest rate', () => {
     const c = combine([
-      { latencySeconds: 0.006, jitterSeconds: 0.003, distribution: 'normal', loss: 0.01, rateBitsPerSecond: 80e6 },
-      { latencySeconds: 0.009, jitterSeconds: 0.004, distribution: 'normal', loss: 0.02, rateBitsPerSecond: null },
+      {
+        latencySeconds: 0.006,
+        jitterSeconds: 0.003,
+        distribution: 'normal',
+        loss: 0.01,
+        rateBitsPerSecond: 80e6,
+      },
+      {
+        latencySeconds: 0.009,
+        jitterSeconds: 0.004,
+        distribution: 'normal',
+        loss: 0.02,
+        rateBitsPerSecond: null,
+      },
     ]);
     close(c.latencySeconds, 0.015);
     close(c.jitterSeconds, 0.005);
@@ -76,24 +88,41 @@ links:
     close(roundTripSeconds(t, 'ue', 'cloud'), 0.05);
   });
   const bad: Array<[string, string, RegExp]> = [
-    ['unit missing', good.replace('latency: 5ms', 'latency: 5'), /links\.ue-edge\.latency: 5 is not a duration/],
-    ['negative delay', good.replace('jitter: 1ms', 'jitter: 9ms'), /links\.ue-edge\.jitter: .*exceeds the latency/],
+    [
+      'unit missing',
+      good.replace('latency: 5ms', 'latency: 5'),
+      /links\.ue-edge\.latency: 5 is not a duration/,
+    ],
+    [
+      'negative delay',
+      good.replace('jitter: 1ms', 'jitter: 9ms'),
+      /links\.ue-edge\.jitter: .*exceeds the latency/,
+    ],
     ['loss of 100%', good.replace('loss: 0.5%', 'loss: 100%'), /links\.ue-edge\.loss/],
     ['bad rate', good.replace('100Mbit', 'fast'), /links\.ue-edge\.rate: "fast" is not a rate/],
     ['unknown site', good.replace('edge-cloud', 'edge-mars'), /names site "mars"/],
     ['unreachable site', good.replace(/ {2}edge-cloud.*\n/, ''), /no chain of links joins/],
-    ['typo in a field', good.replace('latency: 20ms', 'latncy: 20ms'), /links\.edge-cloud\.latncy: is not a known field/],
+    [
+      'typo in a field',
+      good.replace('latency: 20ms', 'latncy: 20ms'),
+      /links\.edge-cloud\.latncy: is not a known field/,
+    ],
     ['bad distribution', good.replace('pareto', 'gauss'), /distribution: must be one of uniform, normal/],
     ['wrong apiVersion', good.replace('v1alpha1', 'v9'), /apiVersion: must be/],
     ['not YAML', 'links: [', /is not valid YAML/],
     ['self link', good.replace('edge-cloud', 'edge-edge'), /two different sites/],
-    ['wrong direction key', good.replace('rate: 100Mbit }', 'rate: 100Mbit, directions: { edge->cloud: {} } }'), /is not a direction of this link/],
+    [
+      'wrong direction key',
+      good.replace('rate: 100Mbit }', 'rate: 100Mbit, directions: { edge->cloud: {} } }'),
+      /is not a direction of this link/,
+    ],
   ];
   for (const [what, text, expected] of bad) {
     it(`refuses ${what} and says where`, () => {
       assert.throws(
         () => parseProfileText(text, 'mine.yaml'),
-        (err: unknown) => err instanceof ProfileError && expected.test(err.message) && err.message.includes('mine.yaml'),
+        (err: unknown) =>
+          err instanceof ProfileError && expected.test(err.message) && err.message.includes('mine.yaml'),
       );
     });
   }
