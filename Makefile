@@ -51,7 +51,7 @@ test: node_modules lint typecheck ## Run every test: lint, types, unit, HTTP, co
 
 ##@ Build
 .PHONY: images
-images: ## Build the edge and cloud images (mec-testbed/{edge,cloud}:dev; makes a local Node 24 base when pulls are impossible)
+images: ## Build the edge, cloud and link-proxy images (mec-testbed/{edge,cloud,link-proxy}:dev; makes a local Node 24 base when pulls are impossible)
 	hack/images/build.sh
 
 ##@ Link agent

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the service images (mec-testbed/edge:dev, mec-testbed/cloud:dev) from services/Dockerfile.
+# Build the images (mec-testbed/edge:dev, mec-testbed/cloud:dev, mec-testbed/link-proxy:dev) from
+# services/Dockerfile; they share the base and node_modules layers, so each extra target costs a COPY.
 #
 # Where images can be pulled, `docker build` with the Dockerfile's defaults is all it takes. Here nothing can be
 # pulled, so this script first makes a local Node 24 base image FROM scratch (the official node binary from the
@@ -51,7 +52,7 @@ make_local_base() {
 }
 
 # The production node_modules, made on this machine from the lockfile (`npm ci --omit=dev`) and pruned to the
-# services' runtime closure, for the Dockerfile's DEPS_FROM=host. Redone only when the lockfile or the pruning
+# images' runtime closure, for the Dockerfile's DEPS_FROM=host. Redone only when the lockfile or the pruning
 # changes.
 make_prod_deps() {
   local stage=.cache/images/prod-deps stamp
@@ -74,10 +75,10 @@ fi
 DEPS_FROM="${DEPS_FROM:-npm}"
 [ "$DEPS_FROM" = host ] && make_prod_deps
 
-for service in edge cloud; do
+for service in edge cloud link-proxy; do
   image="mec-testbed/$service:$TAG"
   log "building $image (base $BASE_IMAGE)"
   "${DOCKER[@]}" build -q -f services/Dockerfile --target "$service" -t "$image" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "DEPS_FROM=$DEPS_FROM" . >/dev/null
 done
-"${DOCKER[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^mec-testbed/(edge|cloud|node-base|node-build):' >&2
+"${DOCKER[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^mec-testbed/(edge|cloud|link-proxy|node-base|node-build):' >&2

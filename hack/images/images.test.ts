@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type Lockfile, RUNTIME_DEPENDENCIES, runtimeClosure } from './runtime-deps.ts';
+import { IMAGE_SOURCE_DIRS, type Lockfile, RUNTIME_DEPENDENCIES, runtimeClosure } from './runtime-deps.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -18,7 +18,7 @@ function sourceFiles(dir: string): string[] {
 describe('service image recipe', () => {
   it('every package the image code imports is a runtime dependency', () => {
     const imported = new Set<string>();
-    for (const dir of ['services/skeleton', 'services/workloads', 'services/edge', 'services/cloud']) {
+    for (const dir of IMAGE_SOURCE_DIRS) {
       for (const file of sourceFiles(dir)) {
         for (const match of readFileSync(file, 'utf8').matchAll(
           /^\s*import\s+(?!type\b)[^'"]*['"]([^'"]+)['"]/gm,
@@ -32,7 +32,7 @@ describe('service image recipe', () => {
         }
       }
     }
-    assert.ok(imported.has('express'), 'the scan sees imports');
+    assert.ok(imported.has('express') && imported.has('yaml'), 'the scan sees imports');
     const missing = [...imported].filter(
       (name) => !(RUNTIME_DEPENDENCIES as readonly string[]).includes(name),
     );
@@ -87,5 +87,18 @@ describe('service image recipe', () => {
     assert.match(fromDockerfile, /^node:24[\w.-]*@sha256:[0-9a-f]{64}$/);
     assert.doesNotMatch(dockerfile, /^# syntax=/m, 'a syntax line would pull a frontend image');
     assert.match(dockerfile, /^USER 1000:1000$/m);
+  });
+
+  it('the Dockerfile copies every image source directory, and builds a target per image', () => {
+    const dockerfile = readFileSync(join(root, 'services/Dockerfile'), 'utf8');
+    const copied = [...dockerfile.matchAll(/^COPY (services\/[\w-]+) /gm)].map((m) => m[1]);
+    assert.deepEqual([...copied].sort(), [...IMAGE_SOURCE_DIRS].sort());
+    for (const target of ['edge', 'cloud', 'link-proxy']) {
+      assert.match(dockerfile, new RegExp(`^FROM \\S+ AS ${target}$`, 'm'), `target ${target}`);
+    }
+    assert.match(dockerfile, /^CMD \["node", "services\/link-proxy\/main\.ts"\]$/m);
+    // BuildKit sends only what services/Dockerfile.dockerignore lets through: a directory left out fails the build.
+    const ignore = readFileSync(join(root, 'services/Dockerfile.dockerignore'), 'utf8');
+    for (const dir of IMAGE_SOURCE_DIRS) assert.match(ignore, new RegExp(`^!${dir}/\\*\\*$`, 'm'), dir);
   });
 });

@@ -1,7 +1,18 @@
-// The npm packages the services import at run time. The repo's package.json also lists tools and other
-// components' libraries (the Kubernetes client alone is 65 MB), so the image keeps only the lockfile closure of
-// these; a test checks that every bare import in the service code is listed here.
-export const RUNTIME_DEPENDENCIES = ['express', 'prom-client', 'pngjs'] as const;
+// The npm packages the images import at run time (edge, cloud, and the link proxy with the topology model it
+// reads profiles with). The repo's package.json also lists tools and other components' libraries (the
+// Kubernetes client alone is 65 MB), so the images keep only the lockfile closure of these; a test checks that
+// every bare import in the code the images ship (IMAGE_SOURCE_DIRS) is listed here.
+export const RUNTIME_DEPENDENCIES = ['express', 'prom-client', 'pngjs', 'yaml'] as const;
+
+/** The source directories services/Dockerfile copies into the images. */
+export const IMAGE_SOURCE_DIRS = [
+  'services/skeleton',
+  'services/workloads',
+  'services/edge',
+  'services/cloud',
+  'services/topology',
+  'services/link-proxy',
+] as const;
 
 interface LockPackage {
   dependencies?: Record<string, string>;
