@@ -1,23 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadProfile } from '../../services/topology/index.ts';
+import { freePorts } from '../../test/support/ports.ts';
 import { budgetLines, DEFAULT_PORTS, devPorts, devProcesses } from './main.ts';
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const s = net.createServer();
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-      return s;
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
 
 describe('make dev wiring', () => {
   it('defaults to the documented ports and validates overrides', () => {

@@ -4,26 +4,15 @@
 // cluster's rule files and a scrape configuration derived from the cluster's prometheus.yml.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
+import { freePorts } from '../support/ports.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const PROMETHEUS_DIR = join(ROOT, 'k8s', 'base', 'prometheus');
 
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const s = net.createServer();
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-      return s;
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
+export { freePorts };
 
 export interface Proc {
   name: string;

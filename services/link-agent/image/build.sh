@@ -43,7 +43,7 @@ iproute2_version=$(dpkg-query -W -f '${Version}' iproute2)
 log "staged tc and ip from iproute2 $iproute2_version, tables from $distdir"
 
 # Production node_modules, pruned to the agent's runtime closure; redone when the lockfile changes.
-stamp=$(cat package.json package-lock.json services/link-agent/image/prune-deps.ts | sha256sum | cut -c1-16)
+stamp=$(cat package.json package-lock.json services/link-agent/image/prune-deps.ts hack/images/prune-node-modules.ts | sha256sum | cut -c1-16)
 if [ ! -f "$STAGE/deps/.stamp" ] || [ "$(cat "$STAGE/deps/.stamp")" != "$stamp" ]; then
   log 'npm ci --omit=dev'
   rm -rf "$STAGE/deps" && mkdir -p "$STAGE/deps"
