@@ -2,10 +2,8 @@
 // configured gauges with backend="proxy"), and its small HTTP server: GET /metrics, GET /healthz.
 import { createServer, type Server } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { createConfiguredLinkGauges } from '../topology/link-gauges.ts';
 import type { DesiredTree } from './plan.ts';
-
-const BACKEND = 'netem';
-type LinkLabels = 'link' | 'from' | 'to' | 'backend';
 
 export interface AgentMetrics {
   readonly registry: Registry;
@@ -21,29 +19,7 @@ export interface AgentMetrics {
 export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): AgentMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
-  const gauge = (name: string, help: string) =>
-    new Gauge<LinkLabels>({
-      name,
-      help,
-      labelNames: ['link', 'from', 'to', 'backend'],
-      registers: [registry],
-    });
-  const latency = gauge(
-    'mec_link_configured_latency_seconds',
-    'Configured one-way delay of the path to a site.',
-  );
-  const jitter = gauge('mec_link_configured_jitter_seconds', 'Configured delay variation of the path.');
-  const loss = gauge('mec_link_configured_loss_ratio', 'Configured packet loss probability of the path.');
-  const rate = gauge(
-    'mec_link_configured_rate_bytes_per_second',
-    'Configured rate of the path in bytes per second (0 = unlimited).',
-  );
-  const profileInfo = new Gauge({
-    name: 'mec_link_profile_info',
-    help: 'The link profile applied (1).',
-    labelNames: ['profile', 'backend'],
-    registers: [registry],
-  });
+  const configured = createConfiguredLinkGauges(registry, 'netem');
   const netem = new Gauge({
     name: 'mec_link_netem_available',
     help: 'Whether this node kernel can run netem (1) or not (0), from the start-up probe.',
@@ -73,18 +49,15 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
   return {
     registry,
     setConfigured(tree) {
-      for (const g of [latency, jitter, loss, rate]) g.reset();
-      profileInfo.reset();
-      if (!tree) return;
-      profileInfo.set({ profile: tree.profile, backend: BACKEND }, 1);
-      for (const c of tree.classes) {
-        const labels = { link: c.link, from: tree.site, to: c.to, backend: BACKEND };
-        latency.set(labels, c.impairment.latencySeconds);
-        jitter.set(labels, c.impairment.jitterSeconds);
-        // 1-(1-p) leaves float noise (0.00009999999999998899): 12 significant digits are plenty for a ratio.
-        loss.set(labels, Number(c.impairment.loss.toPrecision(12)));
-        rate.set(labels, c.impairment.rateBitsPerSecond === null ? 0 : c.impairment.rateBitsPerSecond / 8);
-      }
+      configured.show(
+        tree?.profile,
+        (tree?.classes ?? []).map((c) => ({
+          link: c.link,
+          from: tree?.site ?? '',
+          to: c.to,
+          impairment: c.impairment,
+        })),
+      );
     },
     setNetemAvailable(node, available) {
       netem.reset();
