@@ -114,6 +114,8 @@ interface ExchangeShared {
   readonly metrics: ServiceMetrics;
   readonly state: AppState;
   readonly accessLog: AccessLog;
+  readonly requestLabels: Map<string, Record<'site' | 'route' | 'method' | 'status_code', string>>;
+  readonly workloadLabels: Map<Workload, Record<'site' | 'workload', string>>;
 }
 
 /** One request/response: its context for handlers, and the metrics and access log written when it ends. A
@@ -153,10 +155,7 @@ class Exchange implements RequestContext {
     try {
       return await work();
     } finally {
-      this.#shared.metrics.workloadDuration.observe(
-        { site: this.site, workload },
-        (performance.now() - begin) / 1000,
-      );
+      this.#observeWorkload(workload, begin);
     }
   }
 
@@ -165,26 +164,30 @@ class Exchange implements RequestContext {
     try {
       return work();
     } finally {
-      this.#shared.metrics.workloadDuration.observe(
-        { site: this.site, workload },
-        (performance.now() - begin) / 1000,
-      );
+      this.#observeWorkload(workload, begin);
     }
+  }
+
+  #observeWorkload(workload: Workload, begin: number): void {
+    const shared = this.#shared;
+    let labels = shared.workloadLabels.get(workload);
+    if (!labels) {
+      labels = { site: shared.site, workload };
+      shared.workloadLabels.set(workload, labels);
+    }
+    shared.metrics.workloadDuration.observe(labels, (performance.now() - begin) / 1000);
   }
 
   record(aborted: boolean): void {
     if (this.#recorded) return;
     this.#recorded = true;
-    const { site, metrics, log, accessLog } = this.#shared;
+    const { metrics, log, accessLog } = this.#shared;
     const req = this.#req;
     const seconds = (performance.now() - this.started) / 1000;
     // 499 (nginx's "client closed request") keeps aborted requests visible without inventing a status.
     const status = aborted ? 499 : this.#res.statusCode;
     const route = locals(this.#res).route;
-    metrics.requestDuration.observe(
-      { site, route, method: req.method, status_code: String(status) },
-      seconds,
-    );
+    metrics.requestDuration.observe(requestLabels(this.#shared, route, req.method, status), seconds);
     const slow = seconds >= SLOW_REQUEST_SECONDS;
     if (accessLog === 'none' || (accessLog === 'errors' && status < 400 && !slow)) return;
     const fields = {
@@ -202,6 +205,18 @@ class Exchange implements RequestContext {
       log.debug('request', fields);
     else log.info('request', fields);
   }
+}
+
+/** The label set of one request series, made once per route/method/status: the hot path then neither allocates
+ * it nor formats the status. Bounded like the series themselves (route templates, known methods and statuses). */
+function requestLabels(shared: ExchangeShared, route: string, method: string, status: number) {
+  const key = `${status} ${method} ${route}`;
+  let labels = shared.requestLabels.get(key);
+  if (!labels) {
+    labels = { site: shared.site, route, method, status_code: String(status) };
+    shared.requestLabels.set(key, labels);
+  }
+  return labels;
 }
 
 function onResponseClose(this: Response): void {
@@ -225,7 +240,15 @@ export function createApp<S extends ConfigSpec>(
 
   // Routing is one table lookup (route-table.ts), set once the routes are known (below).
   let dispatch: Middleware = (_req, _res, next) => next();
-  const shared: ExchangeShared = { site, log, metrics, state, accessLog };
+  const shared: ExchangeShared = {
+    site,
+    log,
+    metrics,
+    state,
+    accessLog,
+    requestLabels: new Map(),
+    workloadLabels: new Map(),
+  };
   // Server-Timing must be set just before the headers go out: override writeHead once on this app's response
   // prototype (express gives every response that prototype) instead of patching each response.
   const writeHead = app.response.writeHead;
@@ -240,15 +263,16 @@ export function createApp<S extends ConfigSpec>(
   } as typeof app.response.writeHead;
 
   app.use((req: Request, res: Response, next: NextFunction) => {
-    const incoming = req.get('x-request-id');
-    const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const exchange = new Exchange(shared, req, res, requestId);
     res.locals.route = 'unmatched';
     res.locals.ctx = exchange;
     res.setHeader('x-mec-site', site);
     res.setHeader('x-request-id', requestId);
     // 'close' follows 'finish' on every response, and comes alone when the client went away first.
-    res.once('close', onResponseClose);
+    // `on`, not `once`: 'close' comes once per response anyway, and once() wraps and later removes the listener.
+    res.on('close', onResponseClose);
     dispatch(req, res, next);
   });
 
