@@ -427,3 +427,145 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
     );
   });
 });
+
+// --- the same overlay on paper: do its NetworkPolicies let every flow above through? ---------------------------
+// A small evaluator of the NetworkPolicy rules the manifests use (pod/namespace selectors with matchLabels and
+// matchExpressions, ipBlock 0.0.0.0/0, numeric or named ports), applied after the Service translation, as
+// Kubernetes does. Docker has no NetworkPolicies, so this is the part of the end-to-end path the containers
+// above cannot show.
+
+interface Pod {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  ports: Manifest[];
+}
+
+const podOf = (o: Manifest): Pod => ({
+  name: `${o.kind}/${o.metadata?.name}`,
+  namespace: o.metadata?.namespace ?? NS,
+  labels: (o.spec.template?.metadata?.labels ?? o.metadata?.labels ?? {}) as Record<string, string>,
+  ports: ((o.spec.template?.spec?.containers ?? []) as Manifest[]).flatMap((c) => c.ports ?? []),
+});
+
+function selects(selector: Manifest | undefined, labels: Record<string, string>): boolean {
+  if (!selector) return true;
+  const byLabel = Object.entries((selector.matchLabels ?? {}) as Record<string, string>).every(
+    ([k, v]) => labels[k] === v,
+  );
+  const byExpression = ((selector.matchExpressions ?? []) as Manifest[]).every((e) => {
+    const has = e.key in labels;
+    if (e.operator === 'In') return has && e.values.includes(labels[e.key]);
+    if (e.operator === 'NotIn') return !has || !e.values.includes(labels[e.key]);
+    if (e.operator === 'Exists') return has;
+    if (e.operator === 'DoesNotExist') return !has;
+    throw new Error(`unknown selector operator ${e.operator}`);
+  });
+  return byLabel && byExpression;
+}
+
+/** Whether `self`'s policies of `type` let traffic to/from `peer` on `port` through (not isolated: yes). */
+function allowed(objs: Manifest[], type: 'Ingress' | 'Egress', self: Pod, peer: Pod, port: number): boolean {
+  const policies = objs.filter(
+    (o) =>
+      o.kind === 'NetworkPolicy' &&
+      o.metadata?.namespace === self.namespace &&
+      (o.spec.policyTypes ?? ['Ingress']).includes(type) &&
+      selects(o.spec.podSelector, self.labels),
+  );
+  if (policies.length === 0) return true;
+  const portPod = type === 'Ingress' ? self : peer;
+  return policies.some((p) =>
+    ((type === 'Ingress' ? p.spec.ingress : p.spec.egress) ?? []).some((rule: Manifest) => {
+      const peers = (type === 'Ingress' ? rule.from : rule.to) as Manifest[] | undefined;
+      const peerOk =
+        !peers ||
+        peers.some((x) => {
+          if (x.ipBlock) return x.ipBlock.cidr === '0.0.0.0/0' && !x.ipBlock.except;
+          const nsOk = x.namespaceSelector
+            ? selects(x.namespaceSelector, { 'kubernetes.io/metadata.name': peer.namespace })
+            : peer.namespace === self.namespace;
+          return nsOk && selects(x.podSelector, peer.labels);
+        });
+      const portOk =
+        !rule.ports ||
+        (rule.ports as Manifest[]).some(
+          (r) =>
+            (r.protocol ?? 'TCP') === 'TCP' &&
+            (r.port === undefined ||
+              r.port === port ||
+              portPod.ports.some((cp) => cp.name === r.port && cp.containerPort === port)),
+        );
+      return peerOk && portOk;
+    }),
+  );
+}
+
+describe('the kind-proxy overlay on paper: its NetworkPolicies let every proxied flow through', {
+  skip: skipUnless(kustomize),
+}, () => {
+  let objs: Manifest[];
+  const pod = (kind: string, name: string) => podOf(find(objs, kind, name));
+  const kubeDns: Pod = {
+    name: 'kube-dns',
+    namespace: 'kube-system',
+    labels: { 'k8s-app': 'kube-dns' },
+    ports: [],
+  };
+  /** src -> host:port (a Service address): open at both ends after the Service translation? */
+  const flow = (src: Pod, host: string, port: number) => {
+    const { deployment, containerPort } = resolveService(objs, host, port);
+    const dst = pod('Deployment', deployment);
+    assert.ok(
+      allowed(objs, 'Egress', src, dst, containerPort),
+      `${src.name} may not send to ${dst.name}:${containerPort} (${host}:${port})`,
+    );
+    assert.ok(
+      allowed(objs, 'Ingress', dst, src, containerPort),
+      `${dst.name} does not accept ${src.name} on ${containerPort} (${host}:${port})`,
+    );
+    assert.ok(allowed(objs, 'Egress', src, kubeDns, 53), `${src.name} may not resolve ${host}`);
+  };
+
+  before(() => {
+    objs = renderOverlay('kind-proxy');
+  });
+
+  it('UE-side clients (blackbox exporter, the k6 Job) reach the ue proxy through the edge and cloud Services', () => {
+    // The k6 Job is applied by `make load` from its own Component, with the client label of its pod template.
+    const k6 = podOf(parse(readFileSync(join(root, 'loadtest/k8s/job.yaml'), 'utf8')) as Manifest);
+    for (const client of [pod('Deployment', 'blackbox-exporter'), k6]) {
+      for (const host of ['edge.mec-testbed.svc', 'cloud.mec-testbed.svc']) flow(client, host, 8080);
+    }
+  });
+
+  it("the proxies reach their routes' upstreams, the edge its CLOUD_URL, Prometheus the proxies' metrics", () => {
+    for (const name of ['link-proxy-ue', 'link-proxy-edge']) {
+      const plan = podPlan(objs, name);
+      const d = find(objs, 'Deployment', name);
+      const env = Object.fromEntries(
+        (d.spec.template.spec.containers[0].env as Manifest[]).map((e) => [e.name, e.value]),
+      );
+      for (const spec of String(env.ROUTES).split(',')) {
+        const m = /=([^=]+):(\d+)$/.exec(spec);
+        assert.ok(m, spec);
+        flow(pod('Deployment', name), m[1] as string, Number(m[2]));
+      }
+      const prometheus = pod('Deployment', 'prometheus');
+      const self = pod('Deployment', name);
+      assert.ok(allowed(objs, 'Egress', prometheus, self, plan.ready.port), `prometheus -> ${name} metrics`);
+      assert.ok(allowed(objs, 'Ingress', self, prometheus, plan.ready.port), `${name} accepts prometheus`);
+    }
+    const edge = find(objs, 'Deployment', 'edge');
+    const cloudUrl = new URL(
+      (edge.spec.template.spec.containers[0].env as Manifest[]).find((e) => e.name === 'CLOUD_URL')?.value,
+    );
+    flow(podOf(edge), cloudUrl.hostname, Number(cloudUrl.port || 80));
+  });
+
+  it('the evaluator denies what no policy opens (the edge cannot reach the ue proxy)', () => {
+    const ue = pod('Deployment', 'link-proxy-ue');
+    assert.equal(allowed(objs, 'Ingress', ue, pod('Deployment', 'edge'), 8081), false);
+    assert.equal(allowed(objs, 'Egress', pod('Deployment', 'cloud'), ue, 8081), false);
+  });
+});
