@@ -66,11 +66,31 @@ make_prod_deps() {
   echo "$stamp" >"$stage/.stamp"
 }
 
+# Which base: the official Node 24 image pinned in versions.env wherever it can be pulled (a user's machine:
+# needs only Docker), else the local base made here (needs npm, ldd and Linux; the project's CI machine).
+# MEC_IMAGE_BASE=official|local forces the choice.
 DEPS_FROM="${DEPS_FROM:-}"
 if [ -z "${BASE_IMAGE:-}" ]; then
-  BASE_IMAGE="mec-testbed/node-base:$NODE_VERSION"
-  have_image "$BASE_IMAGE" || make_local_base "$BASE_IMAGE"
-  DEPS_FROM="${DEPS_FROM:-host}"
+  mode="${MEC_IMAGE_BASE:-}"
+  if [ -z "$mode" ]; then
+    if have_image "$NODE_BASE_IMAGE"; then mode=official
+    else
+      log "pulling $NODE_BASE_IMAGE (the official Node 24 base)"
+      if "${DOCKER[@]}" pull -q "$NODE_BASE_IMAGE" >/dev/null 2>&1; then mode=official
+      else log "cannot pull it: building a local Node $NODE_VERSION base instead"; mode=local; fi
+    fi
+  fi
+  if [ "$mode" = official ]; then
+    BASE_IMAGE="$NODE_BASE_IMAGE"
+  else
+    command -v npm >/dev/null || {
+      log "no base: $NODE_BASE_IMAGE cannot be pulled and there is no npm to make a local one; install Node.js 24 or allow Docker to pull"
+      exit 1
+    }
+    BASE_IMAGE="mec-testbed/node-base:$NODE_VERSION"
+    have_image "$BASE_IMAGE" || make_local_base "$BASE_IMAGE"
+    DEPS_FROM="${DEPS_FROM:-host}"
+  fi
 fi
 DEPS_FROM="${DEPS_FROM:-npm}"
 [ "$DEPS_FROM" = host ] && make_prod_deps

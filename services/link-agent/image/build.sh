@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds mec-testbed/link-agent:dev where no image can be pulled: stages Debian's iproute2 tools and the agent's
-# production node_modules under .cache/images/link-agent/, then builds services/link-agent/Dockerfile on the
-# local Node base (made by hack/images/build.sh when missing).
+# Builds mec-testbed/link-agent:dev from services/link-agent/Dockerfile. Where the official Node 24 base
+# (NODE_BASE_IMAGE in versions.env) can be pulled, the Dockerfile's defaults do everything (iproute2 from Debian
+# and npm ci in build stages). Where nothing can be pulled, this script stages Debian's iproute2 tools and the
+# agent's production node_modules under .cache/images/link-agent/ and builds on the local Node base (made by
+# hack/images/build.sh when missing). MEC_IMAGE_BASE=official|local forces the choice.
 #   services/link-agent/image/build.sh          (IMAGE_TAG=dev by default)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -15,9 +17,22 @@ DOCKER=(docker)
 export DOCKER_BUILDKIT=1
 log() { printf '[link-agent image] %s\n' "$*" >&2; }
 
+mode="${MEC_IMAGE_BASE:-}"
+if [ -z "$mode" ]; then
+  if "${DOCKER[@]}" image inspect "$NODE_BASE_IMAGE" >/dev/null 2>&1 \
+    || "${DOCKER[@]}" pull -q "$NODE_BASE_IMAGE" >/dev/null 2>&1; then mode=official; else mode=local; fi
+fi
+if [ "$mode" = official ]; then
+  log "building mec-testbed/link-agent:$TAG on $NODE_BASE_IMAGE (iproute2 from Debian, npm ci in the build)"
+  "${DOCKER[@]}" build -q -f services/link-agent/Dockerfile -t "mec-testbed/link-agent:$TAG" \
+    --build-arg "BASE_IMAGE=$NODE_BASE_IMAGE" . >/dev/null
+  "${DOCKER[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^mec-testbed/link-agent:$TAG " >&2
+  exit 0
+fi
+
 if ! "${DOCKER[@]}" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   log "base $BASE_IMAGE missing: running hack/images/build.sh"
-  hack/images/build.sh
+  MEC_IMAGE_BASE=local hack/images/build.sh
 fi
 
 # tc and ip from Debian's iproute2 (installed on demand), the libraries ldd lists (the base already has libc
@@ -56,5 +71,5 @@ fi
 log "building mec-testbed/link-agent:$TAG (base $BASE_IMAGE)"
 "${DOCKER[@]}" build -q -f services/link-agent/Dockerfile -t "mec-testbed/link-agent:$TAG" \
   --label "dev.mec-testbed.iproute2=$iproute2_version" \
-  --build-arg "BASE_IMAGE=$BASE_IMAGE" . >/dev/null
+  --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg TOOLS_FROM=host --build-arg DEPS_FROM=host . >/dev/null
 "${DOCKER[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^mec-testbed/link-agent:$TAG " >&2
