@@ -77,7 +77,7 @@ if [ -z "${BASE_IMAGE:-}" ]; then
     else
       log "pulling $NODE_BASE_IMAGE (the official Node 24 base)"
       if "${DOCKER[@]}" pull -q "$NODE_BASE_IMAGE" >/dev/null 2>&1; then mode=official
-      else log "cannot pull it: building a local Node $NODE_VERSION base instead"; mode=local; fi
+      else log "cannot pull it: using a local Node $NODE_VERSION base (made once, cached)"; mode=local; fi
     fi
   fi
   if [ "$mode" = official ]; then
