@@ -18,7 +18,14 @@ import {
 } from './config.ts';
 import { errorBody, HttpError, toHttpError } from './http-error.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { createMetrics, type ServiceMetrics, type Site, type Workload } from './metrics.ts';
+import {
+  createMetrics,
+  type HistogramSeries,
+  histogramSeries,
+  type ServiceMetrics,
+  type Site,
+  type Workload,
+} from './metrics.ts';
 import { compileRoutes, type HttpMethod } from './route-table.ts';
 
 export interface RequestContext {
@@ -114,8 +121,8 @@ interface ExchangeShared {
   readonly metrics: ServiceMetrics;
   readonly state: AppState;
   readonly accessLog: AccessLog;
-  readonly requestLabels: Map<string, Record<'site' | 'route' | 'method' | 'status_code', string>>;
-  readonly workloadLabels: Map<Workload, Record<'site' | 'workload', string>>;
+  readonly requestSeries: Map<string, Map<string, Map<number, HistogramSeries>>>;
+  readonly workloadSeries: Map<Workload, HistogramSeries>;
 }
 
 /** One request/response: its context for handlers, and the metrics and access log written when it ends. A
@@ -170,24 +177,24 @@ class Exchange implements RequestContext {
 
   #observeWorkload(workload: Workload, begin: number): void {
     const shared = this.#shared;
-    let labels = shared.workloadLabels.get(workload);
-    if (!labels) {
-      labels = { site: shared.site, workload };
-      shared.workloadLabels.set(workload, labels);
+    let series = shared.workloadSeries.get(workload);
+    if (!series) {
+      series = histogramSeries(shared.metrics.workloadDuration, { site: shared.site, workload });
+      shared.workloadSeries.set(workload, series);
     }
-    shared.metrics.workloadDuration.observe(labels, (performance.now() - begin) / 1000);
+    series.observe((performance.now() - begin) / 1000);
   }
 
   record(aborted: boolean): void {
     if (this.#recorded) return;
     this.#recorded = true;
-    const { metrics, log, accessLog } = this.#shared;
+    const { log, accessLog } = this.#shared;
     const req = this.#req;
     const seconds = (performance.now() - this.started) / 1000;
     // 499 (nginx's "client closed request") keeps aborted requests visible without inventing a status.
     const status = aborted ? 499 : this.#res.statusCode;
     const route = locals(this.#res).route;
-    metrics.requestDuration.observe(requestLabels(this.#shared, route, req.method, status), seconds);
+    requestSeries(this.#shared, route, req.method, status).observe(seconds);
     const slow = seconds >= SLOW_REQUEST_SECONDS;
     if (accessLog === 'none' || (accessLog === 'errors' && status < 400 && !slow)) return;
     const fields = {
@@ -207,16 +214,36 @@ class Exchange implements RequestContext {
   }
 }
 
-/** The label set of one request series, made once per route/method/status: the hot path then neither allocates
- * it nor formats the status. Bounded like the series themselves (route templates, known methods and statuses). */
-function requestLabels(shared: ExchangeShared, route: string, method: string, status: number) {
-  const key = `${status} ${method} ${route}`;
-  let labels = shared.requestLabels.get(key);
-  if (!labels) {
-    labels = { site: shared.site, route, method, status_code: String(status) };
-    shared.requestLabels.set(key, labels);
+/** The request-duration series of one route/method/status, resolved once (histogramSeries) and kept by route,
+ * then method, then status so the hot path builds no key. Bounded like the series themselves (route templates,
+ * the methods node parses, HTTP statuses). */
+function requestSeries(
+  shared: ExchangeShared,
+  route: string,
+  method: string,
+  status: number,
+): HistogramSeries {
+  let byMethod = shared.requestSeries.get(route);
+  if (!byMethod) {
+    byMethod = new Map();
+    shared.requestSeries.set(route, byMethod);
   }
-  return labels;
+  let byStatus = byMethod.get(method);
+  if (!byStatus) {
+    byStatus = new Map();
+    byMethod.set(method, byStatus);
+  }
+  let series = byStatus.get(status);
+  if (!series) {
+    series = histogramSeries(shared.metrics.requestDuration, {
+      site: shared.site,
+      route,
+      method,
+      status_code: String(status),
+    });
+    byStatus.set(status, series);
+  }
+  return series;
 }
 
 function onResponseClose(this: Response): void {
@@ -246,8 +273,8 @@ export function createApp<S extends ConfigSpec>(
     metrics,
     state,
     accessLog,
-    requestLabels: new Map(),
-    workloadLabels: new Map(),
+    requestSeries: new Map(),
+    workloadSeries: new Map(),
   };
   // Server-Timing must be set just before the headers go out: override writeHead once on this app's response
   // prototype (express gives every response that prototype) instead of patching each response.

@@ -26,18 +26,20 @@ export interface StartOptions {
  * Request and response classes whose instances are born with the app's express prototypes. express's
  * app.handle() re-prototypes every req/res with Object.setPrototypeOf, which V8 makes slow (a map change and
  * deoptimised property access afterwards; about 8% of an echo's CPU); when the prototype is already the one it
- * sets, V8 does nothing. Plain constructor functions, because a class's `prototype` cannot be replaced.
+ * sets, V8 does nothing. Reflect.construct with the new target runs node's own constructors on an object of
+ * their map (V8 keeps their in-object property layout) with the new target's prototype; a constructor that
+ * merely called IncomingMessage.call(this) would start from an empty map and cost more than it saves.
  */
 export function expressMessageClasses(app: ServiceApp['app']): {
   IncomingMessage: typeof IncomingMessage;
   ServerResponse: typeof ServerResponse;
 } {
-  function Request(this: IncomingMessage, socket: Socket) {
-    IncomingMessage.call(this, socket);
+  function Request(socket: Socket): IncomingMessage {
+    return Reflect.construct(IncomingMessage, [socket], Request);
   }
   Request.prototype = app.request;
-  function Response(this: ServerResponse, req: IncomingMessage, options?: object) {
-    (ServerResponse as unknown as (req: IncomingMessage, options?: object) => void).call(this, req, options);
+  function Response(req: IncomingMessage, options?: object): ServerResponse {
+    return Reflect.construct(ServerResponse, [req, options], Response);
   }
   Response.prototype = app.response;
   return {
