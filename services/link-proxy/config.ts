@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_PRESET, SITE_NAME } from '../topology/index.ts';
 import type { RouteSpec } from './proxy.ts';
 import { LOSS_MODES, type LossMode } from './schedule.ts';
-import { DEFAULT_EARLY_NS, TIMER_MODES, type TimerMode } from './timer.ts';
+import { DEFAULT_EARLY_NS, DEFAULT_MAX_ADVANCE_NS, TIMER_MODES, type TimerMode } from './timer.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -18,6 +18,7 @@ export interface ProxyConfig {
   lossMode: LossMode;
   timerMode: TimerMode;
   timerEarlyNs: number;
+  timerMaxAdvanceNs: number;
   seed: number | undefined;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
@@ -37,6 +38,8 @@ Environment (flags win):
                            the loss probability, an approximation (default none)
   TIMER_MODE               precise | coarse | spin (default precise)
   TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest (default 100)
+  TIMER_MAX_ADVANCE_US     release at most this early to cancel the timer's own median lateness
+                           (default 50; 0 = never early)
   SEED                     integer: replayable jitter draws (default: random)
   LOG_LEVEL                debug | info | warn | error (default info)
   SHUTDOWN_TIMEOUT_SECONDS seconds to let connections finish on SIGTERM (default 10)
@@ -163,6 +166,9 @@ export function parseProxyConfig(
     lossMode: oneOf('LOSS_MODE', LOSS_MODES, 'none'),
     timerMode: oneOf('TIMER_MODE', TIMER_MODES, 'precise'),
     timerEarlyNs: integer('TIMER_EARLY_US', get('TIMER_EARLY_US'), DEFAULT_EARLY_NS / 1000, 0, 5000) * 1000,
+    timerMaxAdvanceNs:
+      integer('TIMER_MAX_ADVANCE_US', get('TIMER_MAX_ADVANCE_US'), DEFAULT_MAX_ADVANCE_NS / 1000, 0, 1000) *
+      1000,
     seed,
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutSeconds: integer('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 10, 0, 3600),

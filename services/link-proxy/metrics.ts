@@ -73,7 +73,7 @@ export function createMetrics() {
   });
   const lateness = new Histogram({
     name: 'mec_link_proxy_release_lateness_seconds',
-    help: 'How late the proxy released chunks after their scheduled time (its own timing error)',
+    help: 'How late the proxy released chunks after their scheduled time (its own timing error; negative: early, by at most TIMER_MAX_ADVANCE_US, as it cancels its median lateness)',
     buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01],
     registers: [registry],
   });

@@ -219,6 +219,12 @@ class Pipe {
   private arm(): void {
     const head = this.queue[0];
     if (this.timer || !head) return;
+    // Due already (no delay configured, or a chunk queued behind one just released): write it in this
+    // turn of the event loop rather than the next, a hop the link does not have.
+    if (head.releaseNs <= nowNs()) {
+      this.flush();
+      return;
+    }
     this.timer = this.conn.proxy.options.scheduler.at(head.releaseNs, this.flush);
   }
 
@@ -236,7 +242,9 @@ class Pipe {
     }
     const bytesSeries = this.bytesSeries as { inc(n: number): void };
     const delaySeries = this.delaySeries as { observe(v: number): void };
-    while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= now) {
+    // What the scheduler counts as due (it runs callbacks a bounded lead early to cancel its own lateness).
+    const dueBy = now + this.conn.proxy.options.scheduler.leadNs;
+    while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= dueBy) {
       const q = this.queue.shift() as Queued;
       if (q.data === null) this.dst.end();
       else {

@@ -121,7 +121,8 @@ export function decideChunk(args: {
   let t = args.sentNs;
   let penalties = 0;
   const buckets: Array<BucketState | null> = [];
-  args.hops.forEach((hop, i) => {
+  for (let i = 0; i < args.hops.length; i++) {
+    const hop = args.hops[i] as Hop;
     const state = args.buckets[i] ?? null;
     if (hop.bucket && state) {
       const r = reserve(hop.bucket, state, args.bytes, t);
@@ -135,7 +136,7 @@ export function decideChunk(args: {
         penalties++;
       }
     }
-  });
+  }
   return { releaseNs: Math.max(t, args.previousReleaseNs), buckets, penalties };
 }
 

@@ -35,7 +35,11 @@ export interface LinkProxyService {
 
 export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<LinkProxyService> {
   const topology = await loadProfile(config.profile);
-  const scheduler = new PreciseScheduler({ mode: config.timerMode, earlyNs: config.timerEarlyNs });
+  const scheduler = new PreciseScheduler({
+    mode: config.timerMode,
+    earlyNs: config.timerEarlyNs,
+    maxAdvanceNs: config.timerMaxAdvanceNs,
+  });
   const metrics = createMetrics();
   scheduler.onLateness = (ns) => metrics.lateness.observe(ns / 1e9);
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
@@ -63,6 +67,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     admin: `${config.adminHost}:${adminPort()}`,
     lossMode: config.lossMode,
     timerMode: config.timerMode,
+    timerSlack: scheduler.slackReduced ? '1us' : 'default (could not set /proc/self/timerslack_ns)',
     routes: proxy.describe().map((r) => `${r.listen} ${r.path} [${r.links.join('+')}] -> ${r.upstream}`),
   });
   if (config.lossMode === 'none' && topology.links.some((l) => l.impairment.loss > 0)) {

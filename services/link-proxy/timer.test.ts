@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRng } from './jitter.ts';
-import { nextStep, nowNs, PreciseScheduler, TIMER_MODES, TimerHeap } from './timer.ts';
+import {
+  ADVANCE_STEP_NS,
+  COALESCE_NS,
+  DEFAULT_MAX_ADVANCE_NS,
+  nextAdvance,
+  nextStep,
+  nowNs,
+  PreciseScheduler,
+  TIMER_MODES,
+  TimerHeap,
+} from './timer.ts';
 
 describe('timer heap', () => {
   it('pops by deadline, equal deadlines in insertion order', () => {
@@ -33,9 +43,38 @@ describe('next step', () => {
   });
 });
 
+describe('lateness compensator', () => {
+  it('steps up after a late release, down after an early one, stays put on time', () => {
+    assert.equal(nextAdvance(10_000, 3_000, 50_000), 10_000 + ADVANCE_STEP_NS);
+    assert.equal(nextAdvance(10_000, -3_000, 50_000), 10_000 - ADVANCE_STEP_NS);
+    assert.equal(nextAdvance(10_000, 0, 50_000), 10_000);
+  });
+  it('never advances past the bound nor below zero, however late or early', () => {
+    assert.equal(nextAdvance(50_000, 5e6, 50_000), 50_000);
+    assert.equal(nextAdvance(0, -1e6, 50_000), 0);
+    assert.equal(nextAdvance(0, 1e6, 0), 0);
+  });
+  it('settles on the median lateness, not the mean: rare long stalls do not pull it', () => {
+    const rng = seededRng(3);
+    // Wake-up lateness without compensation: mostly 20–40 µs, 2% stalls of 2–5 ms (mean ≈ 100 µs).
+    const raw = () => (rng() < 0.02 ? 2e6 + rng() * 3e6 : 20_000 + rng() * 20_000);
+    let advance = 0;
+    const late: number[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      const l = raw() - advance;
+      advance = nextAdvance(advance, l, 50_000);
+      if (i >= 10_000) late.push(l);
+    }
+    late.sort((a, b) => a - b);
+    const median = late[late.length >> 1] as number;
+    assert.ok(Math.abs(median) <= 2_000, `median lateness ${median} ns`);
+    assert.ok(advance > 25_000 && advance < 35_000, `advance ${advance} ns`);
+  });
+});
+
 describe('scheduler', () => {
   for (const mode of TIMER_MODES) {
-    it(`${mode}: runs every callback, never before its deadline, in deadline order, skipping cancelled ones`, async () => {
+    it(`${mode}: runs every callback, never early beyond the bound, in deadline order, skipping cancelled ones`, async () => {
       const s = new PreciseScheduler({ mode });
       try {
         const start = nowNs();
@@ -55,9 +94,11 @@ describe('scheduler', () => {
         await done;
         assert.equal(ran.length, 50);
         assert.ok(ran.every((r) => r.id % 6 !== 0));
+        // Early only by the compensator's bound (plus the coalescing window), never more.
+        const bound = mode === 'coarse' ? COALESCE_NS : DEFAULT_MAX_ADVANCE_NS + COALESCE_NS;
         assert.ok(
-          ran.every((r) => r.at >= r.due),
-          'a callback ran early',
+          ran.every((r) => r.at >= r.due - bound),
+          'a callback ran earlier than the bound',
         );
         const dues = ran.map((r) => r.due);
         assert.deepEqual(
@@ -69,6 +110,18 @@ describe('scheduler', () => {
       }
     });
   }
+  it('coarse mode (the setTimeout baseline) never learns an advance, however late it runs', async () => {
+    const s = new PreciseScheduler({ mode: 'coarse' });
+    try {
+      const start = nowNs();
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => new Promise<void>((r) => s.at(start + 2e6 + i * 1e5, r))),
+      );
+      assert.equal(s.advanceNs, 0);
+    } finally {
+      s.close();
+    }
+  });
   it('a deadline in the past runs at once', async () => {
     const s = new PreciseScheduler();
     try {
