@@ -37,7 +37,8 @@ Environment (flags win):
   LOSS_MODE                none | rto: a TCP proxy cannot drop packets; rto holds a chunk 200 ms with
                            the loss probability, an approximation (default none)
   TIMER_MODE               precise | coarse | spin (default precise)
-  TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest (default 100)
+  TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest; a start value,
+                           it adapts within 50–300 µs to how late wake-ups arrive (default 100)
   TIMER_MAX_ADVANCE_US     release at most this early to cancel the timer's own median lateness
                            (default 50; 0 = never early)
   SEED                     integer: replayable jitter draws (default: random)

@@ -114,8 +114,26 @@ export function createMetrics() {
     }
   }
 
+  /** The scheduler's self-tuning, read at scrape time (wired by service.ts). */
+  let timerState: () => { wakeLeadNs: number; advanceNs: number } = () => ({ wakeLeadNs: 0, advanceNs: 0 });
+  new Gauge({
+    name: 'mec_link_proxy_timer_lead_seconds',
+    help: 'How far before a deadline the timer wakes the event loop (kind="wake", adapts to the host) and runs the release (kind="advance", its median lateness, cancelled)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      const t = timerState();
+      this.set({ kind: 'wake' }, t.wakeLeadNs / 1e9);
+      this.set({ kind: 'advance' }, t.advanceNs / 1e9);
+    },
+  });
+  const readTimer = (fn: typeof timerState) => {
+    timerState = fn;
+  };
+
   return {
     registry,
+    readTimer,
     setConfigured,
     bytes,
     addedDelay,

@@ -163,6 +163,11 @@ describe('link proxy through real sockets', () => {
       /mec_link_configured_rate_bytes_per_second\{link="ue-edge",from="ue",to="edge",backend="proxy"\} 0/,
     );
     assert.match(text, /mec_link_profile_info\{profile="fixed",backend="proxy"\} 1/);
+    // The timer's self-tuning is visible: a wake-up lead within its bounds, an advance within its bound.
+    const lead = (kind: string) =>
+      Number(new RegExp(`mec_link_proxy_timer_lead_seconds\\{kind="${kind}"\\} (\\S+)`).exec(text)?.[1]);
+    assert.ok(lead('wake') >= 50e-6 && lead('wake') <= 300e-6, `wake lead ${lead('wake')} s`);
+    assert.ok(lead('advance') >= 0 && lead('advance') <= 50e-6, `advance ${lead('advance')} s`);
     assert.match(text, /mec_link_proxy_bytes_total\{link="ue-edge",from="edge",to="ue"\} \d+/);
     assert.match(
       text,

@@ -42,6 +42,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
   });
   const metrics = createMetrics();
   scheduler.onLateness = (ns) => metrics.lateness.observe(ns / 1e9);
+  metrics.readTimer(() => ({ wakeLeadNs: scheduler.earlyNs, advanceNs: scheduler.advanceNs }));
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
   const proxy = new LinkProxy(
     { scheduler, metrics, rng, lossMode: config.lossMode, log },

@@ -48,6 +48,29 @@ export function nextAdvance(
   return Math.min(maxAdvanceNs, Math.max(0, a));
 }
 
+/** Bounds of the adaptive wake-up lead (TIMER_EARLY_US is where it starts). */
+export const MIN_EARLY_NS = 50_000;
+export const MAX_EARLY_NS = 300_000;
+export const EARLY_STEP_NS = 1_000;
+
+/**
+ * The adaptive wake-up lead, pure: a tracker of the 90th percentile of how late the helper thread's wake-up
+ * reaches the event loop. A wake-up later than the lead (its deadline then runs late) moves the lead up nine
+ * steps, one in time moves it down one, so it settles where nine in ten arrive in time. The spin after an
+ * in-time wake-up lasts lead − wake lateness, so the CPU spent follows the host's noise instead of a fixed
+ * worst case: an idle proxy on a loaded host needs ~150 µs, a busy one on a quiet host much less.
+ */
+export function nextEarly(
+  earlyNs: number,
+  wakeLateNs: number,
+  minNs: number,
+  maxNs: number,
+  stepNs = EARLY_STEP_NS,
+): number {
+  const e = earlyNs + (wakeLateNs > earlyNs ? 9 * stepNs : -stepNs);
+  return Math.min(maxNs, Math.max(minNs, e));
+}
+
 /**
  * Asks Linux to fire this thread's timers (and those of threads it starts) within 1 µs instead of 50 µs.
  * Best effort: where /proc is read-only or absent the default slack stays and the compensator absorbs it.
@@ -149,7 +172,7 @@ for (;;) {
   if (w === 0n) { Atomics.wait(gen, 0, g); continue; }
   const now = process.hrtime.bigint() - epoch;
   if (now < w) { Atomics.wait(gen, 0, g, Number(w - now) / 1e6); continue; }
-  if (Atomics.compareExchange(wake, 0, w, 0n) === w) parentPort.postMessage(0);
+  if (Atomics.compareExchange(wake, 0, w, 0n) === w) parentPort.postMessage(Number(w));
 }`;
 
 export class PreciseScheduler {
@@ -162,7 +185,10 @@ export class PreciseScheduler {
   private gen: Int32Array | undefined;
   private wake: BigInt64Array | undefined;
   private readonly mode: TimerMode;
-  private readonly earlyNs: number;
+  /** The wake-up lead (adapts in precise mode, see nextEarly). */
+  earlyNs: number;
+  private readonly minEarlyNs: number;
+  private readonly maxEarlyNs: number;
   private readonly maxAdvanceNs: number;
   /** How far ahead of their deadlines callbacks run now (see nextAdvance). */
   advanceNs = 0;
@@ -176,6 +202,8 @@ export class PreciseScheduler {
     // 100 µs covers the futex wake plus the message hop at the median (measured here: ~0.1 ms); 300 µs
     // was no more exact on a loaded 2-core host and spun twice the CPU (bench/link-fidelity.ts).
     this.earlyNs = this.mode === 'coarse' ? 0 : (options.earlyNs ?? DEFAULT_EARLY_NS);
+    this.minEarlyNs = Math.min(MIN_EARLY_NS, this.earlyNs);
+    this.maxEarlyNs = Math.max(MAX_EARLY_NS, this.earlyNs);
     // coarse stays the plain setTimeout baseline the benchmark compares against.
     this.maxAdvanceNs = this.mode === 'coarse' ? 0 : (options.maxAdvanceNs ?? DEFAULT_MAX_ADVANCE_NS);
     this.slackReduced = this.mode === 'coarse' ? false : reduceTimerSlack();
@@ -185,7 +213,10 @@ export class PreciseScheduler {
       this.wake = new BigInt64Array(sab, 8, 1);
       this.worker = new Worker(WAKER_SOURCE, { eval: true, workerData: { sab, epoch: EPOCH } });
       this.worker.unref();
-      this.worker.on('message', () => this.pump());
+      this.worker.on('message', (wakeNs: number) => {
+        this.earlyNs = nextEarly(this.earlyNs, nowNs() - wakeNs, this.minEarlyNs, this.maxEarlyNs);
+        this.pump();
+      });
     }
   }
 
