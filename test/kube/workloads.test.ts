@@ -7,10 +7,21 @@
 // miss fetched from the cloud by the Service name the manifest sets, then a hit, /metrics), and a pod deleted with
 // a request in flight drains it (preStop sleep, SIGTERM, in-flight request served, exit without forcing).
 //
-// The one difference from the kind cluster: kind has a node per site, this machine runs one node (fixed ports, one
-// bridge), labelled mec-testbed.dev/site=edge. So the cloud Deployment's nodeSelector is changed from
-// site=cloud to site=edge (`onOneNode`), nothing else: both services share a node, and no link emulation runs
-// between them (the link agent is not deployed here).
+// Then the link agent's DaemonSet pod (hostNetwork, root with NET_ADMIN only, in mec-testbed-system) runs on the same
+// node and talks to the API server through the `kubernetes` Service, as in-cluster clients do.
+//
+// What differs from the kind cluster, and why:
+// - kind has a node per site; this machine runs one node (fixed ports, one bridge), labelled
+//   mec-testbed.dev/site=edge. So the cloud Deployment's nodeSelector is changed from site=cloud to site=edge
+//   (`onOneNode`), nothing else: both services share a node, and no link is emulated between them.
+// - The API server advertises the host's address and listens on every address (`apiServer`), where
+//   hack/kube/control-plane.sh uses 127.0.0.1 for both: a loopback address is refused as an endpoint of the
+//   `kubernetes` Service ("may not be in the loopback range"), which then has none, so no pod could reach the API.
+// - The link agent comes from the `cluster` overlay (LINK_BACKEND=off: probe and report, shape nothing), not from
+//   `kind` (netem): a hostNetwork pod on this node is in the machine's own network namespace, and netem there
+//   would shape the machine's eth0 on a kernel that has sch_netem. The two overlays' DaemonSets differ only in
+//   that variable.
+// - NetworkPolicies are stored but not enforced: the bridge CNI plugin has no policy engine (kindnetd has one).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
@@ -31,13 +42,27 @@ import {
   serverSideApply,
   startControlPlane,
   startNode,
+  versions,
 } from '../support/kube.ts';
 import type { Requirement } from '../support/requirements.ts';
 import { skipUnless } from '../support/requirements.ts';
 
 const ns = 'mec-testbed';
 const SITE = 'mec-testbed.dev/site';
-const images = ['mec-testbed/edge:dev', 'mec-testbed/cloud:dev'];
+const images = ['mec-testbed/edge:dev', 'mec-testbed/cloud:dev', 'mec-testbed/link-agent:dev'];
+
+/** The address the node uses (as hack/kube/node.sh finds it): the API server advertises it to pods. */
+function hostIP(): string {
+  const route = execFileSync('ip', ['-4', 'route', 'get', '1.1.1.1'], { encoding: 'utf8' });
+  const ip = / src ([0-9.]+)/.exec(route)?.[1];
+  if (!ip) throw new Error(`no IPv4 source address in \`ip -4 route get 1.1.1.1\`: ${route}`);
+  return ip;
+}
+
+/** kube-apiserver flags: an endpoint for the `kubernetes` Service that pods can reach (see the header). */
+function apiServer(): string[] {
+  return ['--bind-address', '0.0.0.0', '--advertise-address', hostIP()];
+}
 
 const all: Requirement = () => kubeNode() ?? kubeBinaries() ?? kustomize();
 
@@ -75,12 +100,11 @@ function ensureImages(): void {
       return true;
     }
   });
-  if (missing.length === 0) return;
-  // `make images`: builds the local base first when missing (nothing is pulled).
-  execFileSync(`${repoRoot}/hack/images/build.sh`, [], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    timeout: 900_000,
-  });
+  // `make images` (builds the local base first when missing; nothing is pulled) and `make link-agent-image`.
+  const build = (script: string) =>
+    execFileSync(`${repoRoot}/${script}`, [], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
+  if (missing.some((ref) => ref !== 'mec-testbed/link-agent:dev')) build('hack/images/build.sh');
+  if (missing.includes('mec-testbed/link-agent:dev')) build('services/link-agent/image/build.sh');
 }
 
 /** Runs `node -e script` in a pod's container (the images have node and no shell); resolves its stdout. */
@@ -116,7 +140,7 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
   before(async () => {
     rendered = renderOverlay('kind');
     ensureImages();
-    cp = await startControlPlane();
+    cp = await startControlPlane({ apiServerArgs: apiServer() });
     node = await startNode(cp);
     for (const ref of images) await node.importImage(ref);
   });
@@ -219,7 +243,11 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
     resolver.setServers([nodeObj.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '']);
     for (const app of ['edge', 'cloud'] as const) {
       assert.deepEqual(await resolver.resolve4(`${app}.${ns}.svc.cluster.local`), [ip[app]]);
-      const res = await getHeaders(`http://${ip[app]}:8080/api/v1/echo?bytes=32`);
+      // kube-proxy programs the Service's endpoint a moment after the pod turns Ready (refused until then).
+      const res = await eventually(() => getHeaders(`http://${ip[app]}:8080/api/v1/echo?bytes=32`), {
+        timeoutMs: 30_000,
+        what: `the ${app} Service to answer`,
+      });
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-mec-site'), app);
       assert.equal(res.body.length, 32);
@@ -403,6 +431,126 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
     await eventually(
       async () => (await fetch(`http://${ip.edge}:8080/readyz`, { signal: AbortSignal.timeout(2000) })).ok,
       { timeoutMs: 120_000, what: 'the replacement edge pod to answer through the Service' },
+    );
+  });
+
+  it('lets pods reach the API server through the `kubernetes` Service', async () => {
+    // Anonymous /version (system:public-info-viewer): the edge has no token, and this only shows the route works.
+    const out = await nodeIn(
+      cp,
+      (await podOf('edge')).metadata?.name as string,
+      `require('https').get('https://kubernetes.default.svc/version', { rejectUnauthorized: false }, (res) => {
+         let b = ''; res.on('data', (d) => { b += d; });
+         res.on('end', () => console.log(res.statusCode, JSON.parse(b).gitVersion)); })
+         .on('error', (e) => console.log('error', e.code));`,
+    );
+    assert.equal(out, `200 ${versions.KUBERNETES_VERSION}`);
+  });
+
+  it('runs the link agent DaemonSet pod: hostNetwork, NET_ADMIN only, in-cluster API access, status published', async (t) => {
+    const system = 'mec-testbed-system';
+    const agentObjects = (overlay: Manifest[]) =>
+      overlay.filter(
+        (o) =>
+          (o.metadata?.namespace === system &&
+            ['link-agent', 'link-profile'].includes(o.metadata?.name ?? '')) ||
+          o.metadata?.name === 'mec-testbed-link-agent',
+      );
+    const objects = agentObjects(renderOverlay('cluster'));
+    assert.deepEqual(objects.map((o) => o.kind).sort(), [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'DaemonSet',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'ServiceAccount',
+    ]);
+    // The cluster overlay's agent is the kind overlay's but for LINK_BACKEND (see the header).
+    const backend = (ds: Manifest | undefined) =>
+      ((ds?.spec.template.spec.containers[0].env ?? []) as { name: string; value?: string }[]).find(
+        (e) => e.name === 'LINK_BACKEND',
+      );
+    const kindDs = structuredClone(agentObjects(rendered).find((o) => o.kind === 'DaemonSet'));
+    const clusterDs = objects.find((o) => o.kind === 'DaemonSet');
+    assert.equal(backend(kindDs)?.value, 'netem');
+    assert.equal(backend(clusterDs)?.value, 'off');
+    (backend(kindDs) as { value: string }).value = 'off';
+    // The kind component's strategic-merge patch moves the variable to the front; the order means nothing.
+    const byName = (ds: Manifest | undefined) => {
+      const copy = structuredClone(ds) as Manifest;
+      const env = copy.spec.template.spec.containers[0].env as { name: string }[];
+      env.sort((a, b) => a.name.localeCompare(b.name));
+      return copy;
+    };
+    assert.deepEqual(byName(kindDs), byName(clusterDs));
+
+    for (const o of objects) await serverSideApply(cp.kc, o);
+    const t0 = Date.now();
+    await eventually(
+      async () =>
+        (
+          await cp.kc
+            .makeApiClient(AppsV1Api)
+            .readNamespacedDaemonSet({ name: 'link-agent', namespace: system })
+        ).status?.numberReady === 1,
+      { timeoutMs: 180_000, what: 'the link-agent DaemonSet pod to be Ready' },
+    );
+    const pod = (
+      await cp.kc
+        .makeApiClient(CoreV1Api)
+        .listNamespacedPod({ namespace: system, labelSelector: 'app.kubernetes.io/name=link-agent' })
+    ).items[0] as V1Pod;
+    assert.equal(pod.spec?.nodeName, node.name);
+    assert.equal(pod.status?.podIP, hostIP(), 'hostNetwork: the pod has the node’s address');
+
+    const inside = JSON.parse(
+      (
+        await cp.kubectl([
+          '-n',
+          system,
+          'exec',
+          pod.metadata?.name as string,
+          '--',
+          'node',
+          '-e',
+          `const fs = require('fs'); const s = fs.readFileSync('/proc/self/status', 'utf8');
+           let root = 'writable'; try { fs.writeFileSync('/mec-test', ''); } catch (e) { root = e.code; }
+           console.log(JSON.stringify({ uid: process.getuid(), root, capEff: /CapEff:\\s*(\\S+)/.exec(s)[1],
+             api: process.env.KUBERNETES_SERVICE_HOST + ':' + process.env.KUBERNETES_SERVICE_PORT }));`,
+        ])
+      ).stdout,
+    );
+    assert.deepEqual(inside, {
+      uid: 0,
+      root: 'EROFS',
+      capEff: '0000000000001000', // CAP_NET_ADMIN (bit 12), nothing else
+      api: '10.96.0.1:443', // the `kubernetes` Service, which kube-proxy leads to the API server
+    });
+
+    // What it read and wrote through the API: the profile in, its status ConfigMap out.
+    const cm = await eventually(
+      async () =>
+        (
+          await cp.kc
+            .makeApiClient(CoreV1Api)
+            .readNamespacedConfigMap({ name: `link-agent-status-${node.name}`, namespace: system })
+        ).data?.['status.json'],
+      { what: 'the agent’s status ConfigMap' },
+    );
+    const status = JSON.parse(cm) as Record<string, unknown>;
+    assert.equal(status.node, node.name);
+    assert.equal(status.site, 'edge');
+    assert.equal(status.mode, 'off');
+    assert.equal(status.inSync, true);
+    assert.deepEqual(status.plan, [], 'LINK_BACKEND=off: nothing shaped');
+    assert.match(String(status.profile), /\S/, 'the profile from ConfigMap link-profile');
+    const metrics = await (await fetch(`http://${hostIP()}:9465/metrics`)).text();
+    assert.match(metrics, new RegExp(`^mec_link_netem_available\\{node="${node.name}"\\} [01]$`, 'm'));
+    assert.match(metrics, /^mec_link_agent_apply_errors_total 0$/m);
+    t.diagnostic(
+      `link agent: apply → Ready ${((Date.now() - t0) / 1000).toFixed(1)} s; netem ${(status.netem as { available: boolean }).available ? 'available' : 'unavailable'} on this kernel`,
     );
   });
 });
