@@ -29,7 +29,9 @@
 //                                   reachable from the host; KubeNode { name, importImage(dockerRef), stop() }.
 //                                   Images are never pulled: import them and use imagePullPolicy: Never.
 //                                   Service ClusterIPs work (kube-proxy, nftables mode) and names resolve
-//                                   (CoreDNS on the host's address); pods cannot reach the API server (loopback).
+//                                   (CoreDNS on the host's address). Pods reach the API server only when the
+//                                   control plane advertises the host's address (apiServerArgs, see
+//                                   test/kube/workloads.test.ts): a loopback endpoint is refused for `kubernetes`.
 //   serverSideApply(kc, obj, { fieldManager?, dryRun? })   one object, like `kubectl apply --server-side --force-conflicts`
 //   eventually(check, { timeoutMs?, intervalMs?, what? })  polls until check() returns a value other than
 //                                   undefined/false (or stops throwing); for controller-driven state
