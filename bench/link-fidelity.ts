@@ -287,6 +287,8 @@ interface Point {
 
 interface Run {
   load: string;
+  /** What the third target was (--coarse / --compare), for its column. */
+  variant?: string | null;
   toxiproxy: string | null;
   overhead: Array<{ rate: number; p50: number; p99: number }>;
   points: Point[];
@@ -300,9 +302,9 @@ function targetMet(p: Point): boolean {
   );
 }
 
-function printTable(points: Point[], haveToxi: boolean): void {
+function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label): void {
   const haveCoarse = points.some((p) => p.coarse !== null);
-  const label = VARIANT?.label ?? 'variant';
+  const label = variant ?? 'variant';
   const header = [
     'one-way',
     'jitter',
@@ -405,6 +407,7 @@ function medianOfRuns(files: string[]): void {
   printTable(
     points,
     runs.some((r) => r.toxiproxy !== null),
+    first.variant ?? undefined,
   );
 }
 
@@ -600,6 +603,7 @@ async function main() {
       const run: Run = {
         load: `${loadBefore} → ${loadAfter}`,
         toxiproxy: haveToxi ? toxiBin : null,
+        variant: VARIANT ? `${VARIANT.label}${flags.compare ? ` ${flags.compare}` : ''}` : null,
         overhead,
         points,
       };
