@@ -8,28 +8,15 @@
 //   node bench/dev-prediction.ts [--requests N]
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadProfile, predictedReduction, requestBudget } from '../services/topology/index.ts';
+import { freePorts } from '../test/support/ports.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: flags } = parseArgs({ options: { requests: { type: 'string' } } });
 const N = Number(flags.requests ?? 150);
 const PROFILE = process.env.PROFILE?.trim() || '5g-mec';
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const s = net.createServer();
-      await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-      return s;
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
-}
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 

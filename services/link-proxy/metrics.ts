@@ -3,46 +3,14 @@
 // runs. A multi-hop route is exported as a path: link="ue-edge+edge-cloud", from="ue", to="cloud".
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Impairment, Topology } from '../topology/index.ts';
+import { createConfiguredLinkGauges } from '../topology/link-gauges.ts';
 
 export type LinkLabels = { link: string; from: string; to: string };
-
-const LINK_LABELS = ['link', 'from', 'to', 'backend'] as const;
 
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const configured = {
-    latency: new Gauge({
-      name: 'mec_link_configured_latency_seconds',
-      help: 'Configured one-way latency of a link or path',
-      labelNames: LINK_LABELS,
-      registers: [registry],
-    }),
-    jitter: new Gauge({
-      name: 'mec_link_configured_jitter_seconds',
-      help: 'Configured jitter of a link or path (paths: independent jitters added in variance)',
-      labelNames: LINK_LABELS,
-      registers: [registry],
-    }),
-    loss: new Gauge({
-      name: 'mec_link_configured_loss_ratio',
-      help: 'Configured packet loss probability of a link or path (the proxy cannot drop packets: see LOSS_MODE)',
-      labelNames: LINK_LABELS,
-      registers: [registry],
-    }),
-    rate: new Gauge({
-      name: 'mec_link_configured_rate_bytes_per_second',
-      help: 'Configured capacity of a link or path in bytes per second (0 = unlimited)',
-      labelNames: LINK_LABELS,
-      registers: [registry],
-    }),
-    info: new Gauge({
-      name: 'mec_link_profile_info',
-      help: 'The link profile in force (value 1)',
-      labelNames: ['profile', 'backend'] as const,
-      registers: [registry],
-    }),
-  };
+  const configured = createConfiguredLinkGauges(registry, 'proxy');
   const bytes = new Counter({
     name: 'mec_link_proxy_bytes_total',
     help: 'Bytes the proxy delivered across a link or path, per direction',
@@ -92,26 +60,10 @@ export function createMetrics() {
 
   /** Replaces every configured gauge: a new profile may have other links, so old series must go. */
   function setConfigured(topology: Topology, paths: Array<LinkLabels & { impairment: Impairment }>) {
-    for (const g of [
-      configured.latency,
-      configured.jitter,
-      configured.loss,
-      configured.rate,
-      configured.info,
-    ])
-      g.reset();
-    configured.info.set({ profile: topology.name, backend: 'proxy' }, 1);
-    const rows = [
+    configured.show(topology.name, [
       ...topology.links.map((l) => ({ link: l.link, from: l.from, to: l.to, impairment: l.impairment })),
       ...paths,
-    ];
-    for (const { link, from, to, impairment } of rows) {
-      const labels = { link, from, to, backend: 'proxy' };
-      configured.latency.set(labels, impairment.latencySeconds);
-      configured.jitter.set(labels, impairment.jitterSeconds);
-      configured.loss.set(labels, impairment.loss);
-      configured.rate.set(labels, (impairment.rateBitsPerSecond ?? 0) / 8);
-    }
+    ]);
   }
 
   /** The scheduler's self-tuning, read at scrape time (wired by service.ts). */
