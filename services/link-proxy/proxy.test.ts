@@ -2,13 +2,17 @@
 // exact (a delayed byte can never arrive before its delay) and generous on the other side (a noisy shared
 // machine); precision is measured by bench/link-fidelity.ts, not asserted here.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseProxyConfig } from './config.ts';
 import { type LinkProxyService, startLinkProxy } from './service.ts';
+
+// Profile files of this file's tests, removed when it ends.
+const TMP = mkdtempSync(join(tmpdir(), 'mec-test-proxy-'));
+after(() => rmSync(TMP, { recursive: true, force: true }));
 
 const MS = 1e6;
 const now = () => Number(process.hrtime.bigint());
@@ -89,7 +93,7 @@ async function admin(service: LinkProxyService, method: string, path: string, bo
 }
 
 async function start(yaml: string, routes: string[], env: Record<string, string> = {}, file?: string) {
-  const path = file ?? join(mkdtempSync(join(tmpdir(), 'mec-test-proxy-')), 'profile.yaml');
+  const path = file ?? join(mkdtempSync(join(TMP, 'profile-')), 'profile.yaml');
   writeFileSync(path, yaml);
   const parsed = parseProxyConfig(
     { HOST: '127.0.0.1', ADMIN_PORT: '0', PROFILE: path, ROUTES: routes.join(','), ...env },
@@ -233,7 +237,7 @@ describe('link proxy through real sockets', () => {
 
 describe('profile file', () => {
   it('re-reads a changed profile file (a mounted ConfigMap); an invalid edit keeps the old profile', async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'mec-test-proxy-')), 'profile.yaml');
+    const file = join(mkdtempSync(join(TMP, 'profile-')), 'profile.yaml');
     const svc = await start(
       profileYaml('first', '{ latency: 1ms }'),
       ['0=ue->edge=127.0.0.1:9'],
