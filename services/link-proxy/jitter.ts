@@ -4,21 +4,10 @@
 // default, spread evenly over latency ± jitter. We use the same shapes as closed-form quantile functions of
 // one uniform draw, so a profile means the same delays on both backends. Pure: the RNG is injected.
 import type { Impairment, JitterDistribution } from '../topology/index.ts';
+import type { Rng } from '../topology/random.ts';
 
-/** A source of uniform numbers in [0, 1). Tests and `SEED` inject a seeded one; the default is Math.random. */
-export type Rng = () => number;
-
-/** mulberry32: tiny, fast and good enough for delay draws; seeded so a run can be replayed. */
-export function seededRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A source of uniform numbers in [0, 1): tests and `SEED` inject a seeded one; the default is Math.random.
+export { type Rng, seededRng } from '../topology/random.ts';
 
 /** netem's tables hold shorts scaled by NETEM_DIST_SCALE (8192): values are clipped to this many jitters. */
 export const TABLE_MAX = 32767 / 8192;

@@ -1,6 +1,7 @@
 // Test images for the inspect workload: the golden part plus sensor noise, with or without defects (spots and
 // scratches), and the ground truth of where the defects are. Used by the tests, the bench and generate.ts.
 import { PNG } from 'pngjs';
+import { seededRng } from '../../topology/random.ts';
 import type { GrayImage } from './detect.ts';
 import { renderGolden } from './golden.ts';
 
@@ -29,18 +30,6 @@ export interface SyntheticImage extends GrayImage {
   planted: PlantedDefect[];
 }
 
-/** A small deterministic PRNG (mulberry32): the same seed gives the same image everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The contrast a defect has against the reference: far enough from it to be a real flaw. */
 function defectLevel(reference: number): number {
   return reference < 128 ? reference + 100 : reference - 100;
@@ -50,7 +39,7 @@ const MARGIN = 6;
 
 export function syntheticImage(options: SyntheticOptions): SyntheticImage {
   const { width, height, defects = 0, seed = 1, noise = 6 } = options;
-  const random = prng(seed);
+  const random = seededRng(seed);
   const pixels = renderGolden(width, height);
   const planted: PlantedDefect[] = [];
   const overlaps = (b: PlantedDefect) =>
