@@ -6,7 +6,7 @@
 
 import { parseTcRate } from './observe.ts';
 import { formatCommand } from './plan.ts';
-import { CommandError, type CommandRunner, type Program, type RecordedCall } from './runner.ts';
+import { CallRecorder, CommandError, type CommandRunner, type Program } from './runner.ts';
 
 interface Leaf {
   kind: string;
@@ -15,8 +15,7 @@ interface Leaf {
   drops: number;
 }
 
-export class FakeTc implements CommandRunner {
-  readonly calls: RecordedCall[] = [];
+export class FakeTc extends CallRecorder implements CommandRunner {
   netem = true;
   /** Make the next matching changing command fail with this stderr (once). */
   failNext?: { match: RegExp; stderr: string };
@@ -84,17 +83,6 @@ export class FakeTc implements CommandRunner {
         });
     }
     return '';
-  }
-
-  /** The changing tc commands recorded so far, as printed command lines. */
-  changes(): string[] {
-    return this.calls
-      .filter((c) => c.program === 'tc' && !c.args.includes('show'))
-      .map((c) => formatCommand(c.args));
-  }
-
-  clear(): void {
-    this.calls.length = 0;
   }
 
   #reset(): void {

@@ -63,12 +63,27 @@ export interface RecordedCall {
   args: string[];
 }
 
+/** What the test runners share: every call recorded, and the changing tc commands among them. */
+export class CallRecorder {
+  readonly calls: RecordedCall[] = [];
+
+  /** The changing tc commands recorded so far (not the `show` ones), as printed command lines. */
+  changes(): string[] {
+    return this.calls
+      .filter((c) => c.program === 'tc' && !c.args.includes('show'))
+      .map((c) => formatCommand(c.args));
+  }
+
+  clear(): void {
+    this.calls.length = 0;
+  }
+}
+
 /**
  * Records every call. `show` calls are answered by `respond` (default: an interface with only the kernel's
  * default root), every other call succeeds unless `fail` says otherwise.
  */
-export class RecordingRunner implements CommandRunner {
-  readonly calls: RecordedCall[] = [];
+export class RecordingRunner extends CallRecorder implements CommandRunner {
   respond: (program: Program, args: string[]) => string | undefined = () => undefined;
   fail: (program: Program, args: string[]) => string | undefined = () => undefined;
 
@@ -84,17 +99,6 @@ export class RecordingRunner implements CommandRunner {
       return args.includes('class') ? '' : '[]';
     }
     return '';
-  }
-
-  /** The changing tc commands recorded so far (not the `show` ones), as printed command lines. */
-  changes(): string[] {
-    return this.calls
-      .filter((c) => c.program === 'tc' && !c.args.includes('show'))
-      .map((c) => formatCommand(c.args));
-  }
-
-  clear(): void {
-    this.calls.length = 0;
   }
 }
 
