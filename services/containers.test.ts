@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { processIdentity } from '../test/support/containers.ts';
 import { docker, skipUnless } from '../test/support/requirements.ts';
 import { metricValue } from './skeleton/testing.ts';
 
@@ -73,14 +74,7 @@ describe('service images in containers', { skip: skipUnless(docker), timeout: 20
   });
 
   it('runs as uid 1000 with a read-only root filesystem', async () => {
-    const probe = await edge.exec([
-      'node',
-      '-e',
-      "const fs=require('fs');let ro='no';try{fs.writeFileSync('/app/x','x')}catch(e){ro=e.code}" +
-        ';console.log(JSON.stringify({uid:process.getuid(),gid:process.getgid(),write:ro}))',
-    ]);
-    assert.equal(probe.exitCode, 0, probe.output);
-    assert.deepEqual(JSON.parse(probe.stdout.trim()), { uid: 1000, gid: 1000, write: 'EROFS' });
+    assert.deepEqual(await processIdentity(edge), { uid: 1000, gid: 1000, write: 'EROFS' });
   });
 
   it('answers health, readiness and echo with its site header', async () => {

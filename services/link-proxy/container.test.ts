@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { kustomize, type Manifest, renderOverlay } from '../../k8s/render.ts';
+import { processIdentity } from '../../test/support/containers.ts';
 import { docker, skipUnless } from '../../test/support/requirements.ts';
 import { metricValue } from '../skeleton/testing.ts';
 import {
@@ -269,14 +270,7 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
 
   it('the proxies run as the pod spec says: uid 1000, read-only root', async () => {
     const ue = started.find((c) => c.getName().includes('link-proxy-ue')) as StartedContainer;
-    const probe = await ue.exec([
-      'node',
-      '-e',
-      "const fs=require('fs');let ro='no';try{fs.writeFileSync('/app/x','x')}catch(e){ro=e.code}" +
-        ';console.log(JSON.stringify({uid:process.getuid(),gid:process.getgid(),write:ro}))',
-    ]);
-    assert.equal(probe.exitCode, 0, probe.output);
-    assert.deepEqual(JSON.parse(probe.stdout.trim()), { uid: 1000, gid: 1000, write: 'EROFS' });
+    assert.deepEqual(await processIdentity(ue), { uid: 1000, gid: 1000, write: 'EROFS' });
   });
 
   it("echo through ue->edge costs about the profile's round trip, through ue->cloud more", async (t) => {
