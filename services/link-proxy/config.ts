@@ -1,13 +1,27 @@
 // The link proxy's configuration, from environment variables with command-line flags on top, validated at
 // start: every bad value is reported at once, naming the variable, what it got and what is allowed.
+// The link proxy's configuration, from environment variables with command-line flags on top, validated at
+// start: every bad value is reported at once, naming the variable, what it got and what is allowed. The
+// variables go through the same validators as every other service's (services/skeleton/config.ts, which has
+// no dependencies, so the proxy image ships that one file); only the routes and the flags are the proxy's own.
 import { parseArgs } from 'node:util';
+import {
+  type ConfigSpec,
+  type ConfigVar,
+  describeConfig,
+  enumVar,
+  hostVar,
+  integerVar,
+  LOG_LEVELS,
+  type LogLevel,
+  parseConfigPartial,
+} from '../skeleton/config.ts';
 import { DEFAULT_PRESET, SITE_NAME } from '../topology/index.ts';
 import type { RouteSpec } from './proxy.ts';
 import { LOSS_MODES, type LossMode } from './schedule.ts';
 import { DEFAULT_EARLY_NS, DEFAULT_MAX_ADVANCE_NS, TIMER_MODES, type TimerMode } from './timer.ts';
 
-export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel };
 
 export interface ProxyConfig {
   profile: string;
@@ -25,27 +39,91 @@ export interface ProxyConfig {
   profilePollSeconds: number;
 }
 
+/** Any non-empty text (a preset name or a file path: which one is decided when the profile is loaded). */
+function textVar(name: string, description: string, defaultValue: string): ConfigVar<string> {
+  return { name, description, defaultValue, parse: (raw) => ({ value: raw }) };
+}
+
+/** An optional whole number: unset means "none" (SEED: random draws). */
+function optionalIntegerVar(
+  name: string,
+  description: string,
+  min: number,
+  max: number,
+): ConfigVar<number | undefined> {
+  const inner = integerVar(name, description, 0, min, max);
+  return { name, description, defaultValue: undefined, parse: (raw) => inner.parse(raw) };
+}
+
+/** The proxy's variables (flags, where there is one, win over them). */
+export const proxyConfigSpec = {
+  profile: textVar('PROFILE', 'preset name or YAML/JSON profile file (flag --profile)', DEFAULT_PRESET),
+  routes: textVar(
+    'ROUTES',
+    'comma-separated route specs, at least one (flag --route, repeatable): ' +
+      '[listenHost:]listenPort=from->to=upstreamHost:upstreamPort, e.g. 8081=ue->edge=127.0.0.1:9081,8082=ue->cloud=127.0.0.1:9082',
+    '',
+  ),
+  host: hostVar('HOST', 'address route listeners bind when a spec names none', '0.0.0.0'),
+  adminHost: hostVar('ADMIN_HOST', 'address of the admin API and /metrics (empty: HOST)', ''),
+  adminPort: integerVar(
+    'ADMIN_PORT',
+    'port of the admin API and /metrics (flag --admin-port)',
+    8474,
+    0,
+    65535,
+  ),
+  lossMode: enumVar(
+    'LOSS_MODE',
+    'a TCP proxy cannot drop packets: none ignores loss, rto holds a chunk 200 ms with the loss probability (an approximation)',
+    'none' as LossMode,
+    LOSS_MODES,
+  ),
+  timerMode: enumVar(
+    'TIMER_MODE',
+    'precise (sleep, then spin the last stretch), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
+    'precise' as TimerMode,
+    TIMER_MODES,
+  ),
+  timerEarlyUs: integerVar(
+    'TIMER_EARLY_US',
+    'precise mode: wake this long before a deadline and spin the rest; a start value, it adapts within 50-300 µs to how late wake-ups arrive',
+    DEFAULT_EARLY_NS / 1000,
+    0,
+    5000,
+  ),
+  timerMaxAdvanceUs: integerVar(
+    'TIMER_MAX_ADVANCE_US',
+    "release at most this early to cancel the timer's own median lateness (0: never early)",
+    DEFAULT_MAX_ADVANCE_NS / 1000,
+    0,
+    1000,
+  ),
+  seed: optionalIntegerVar('SEED', 'replayable jitter draws (unset: random)', 0, 2 ** 32 - 1),
+  logLevel: enumVar('LOG_LEVEL', 'lowest log level written', 'info' as LogLevel, LOG_LEVELS),
+  shutdownTimeoutSeconds: integerVar(
+    'SHUTDOWN_TIMEOUT_SECONDS',
+    'seconds to let connections finish on SIGTERM',
+    10,
+    0,
+    3600,
+  ),
+  profilePollSeconds: integerVar(
+    'PROFILE_POLL_SECONDS',
+    'when PROFILE is a file (e.g. a mounted ConfigMap), re-read it this often and apply a changed one if valid, else keep the old (0: never)',
+    2,
+    0,
+    3600,
+  ),
+} as const satisfies ConfigSpec;
+
 export const USAGE = `node services/link-proxy/main.ts [--profile NAME|FILE] [--route SPEC]... [--admin-port N]
 
 Environment (flags win):
-  PROFILE                  preset name or YAML/JSON file (default ${DEFAULT_PRESET})       --profile
-  ROUTES                   comma-separated route specs (at least one)                 --route (repeatable)
-                           SPEC = [listenHost:]listenPort=from->to=upstreamHost:upstreamPort
-                           e.g. 8081=ue->edge=127.0.0.1:9081,8082=ue->cloud=127.0.0.1:9082
-  HOST                     address route listeners bind when a spec names none (default 0.0.0.0)
-  ADMIN_HOST, ADMIN_PORT   admin API and /metrics (default HOST, 8474)                 --admin-port
-  LOSS_MODE                none | rto: a TCP proxy cannot drop packets; rto holds a chunk 200 ms with
-                           the loss probability, an approximation (default none)
-  TIMER_MODE               precise | coarse | spin (default precise)
-  TIMER_EARLY_US           precise mode: wake this long before a deadline, spin the rest; a start value,
-                           it adapts within 50–300 µs to how late wake-ups arrive (default 100)
-  TIMER_MAX_ADVANCE_US     release at most this early to cancel the timer's own median lateness
-                           (default 50; 0 = never early)
-  SEED                     integer: replayable jitter draws (default: random)
-  LOG_LEVEL                debug | info | warn | error (default info)
-  SHUTDOWN_TIMEOUT_SECONDS seconds to let connections finish on SIGTERM (default 10)
-  PROFILE_POLL_SECONDS     when PROFILE is a file (e.g. a mounted ConfigMap), re-read it this often and
-                           apply a changed one if valid, else keep the old (default 2; 0 = never)`;
+${describeConfig(proxyConfigSpec)
+  .split('\n')
+  .map((l) => `  ${l}`)
+  .join('\n')}`;
 
 const HOST = /^[A-Za-z0-9.:-]{1,253}$/;
 const ROUTE = /^(?:(.+):)?(\d{1,5})=([^=]+)->([^=]+)=(.+):(\d{1,5})$/;
@@ -112,68 +190,45 @@ export function parseProxyConfig(
     errors.push((err as Error).message);
   }
   if (flags.help) return { ok: false, errors: [] };
-  const get = (name: string) => {
-    const v = env[name]?.trim();
-    return v === undefined || v === '' ? undefined : v;
+  // Flags win: they stand in for their variables, so a bad value is reported under the variable's rules.
+  const merged = {
+    ...env,
+    ...(flags.profile === undefined ? {} : { PROFILE: flags.profile }),
+    ...(flags['admin-port'] === undefined ? {} : { ADMIN_PORT: flags['admin-port'] }),
   };
-  const oneOf = <T extends string>(name: string, allowed: readonly T[], dflt: T): T => {
-    const v = get(name);
-    if (v === undefined) return dflt;
-    if ((allowed as readonly string[]).includes(v)) return v as T;
-    errors.push(`${name}=${JSON.stringify(v)} is invalid: expected one of ${allowed.join(', ')}`);
-    return dflt;
-  };
-  const integer = (name: string, raw: string | undefined, dflt: number, min: number, max: number) => {
-    if (raw === undefined) return dflt;
-    const n = Number(raw);
-    if (/^\d+$/.test(raw) && n >= min && n <= max) return n;
-    errors.push(`${name}=${JSON.stringify(raw)} is invalid: expected a whole number from ${min} to ${max}`);
-    return dflt;
-  };
-  const host = get('HOST') ?? '0.0.0.0';
-  if (!HOST.test(host))
-    errors.push(`HOST=${JSON.stringify(host)} is invalid: expected an address such as 0.0.0.0`);
-  const adminHost = get('ADMIN_HOST') ?? host;
-  if (!HOST.test(adminHost))
-    errors.push(`ADMIN_HOST=${JSON.stringify(adminHost)} is invalid: expected an address such as 127.0.0.1`);
-  const adminPort = flags['admin-port']
-    ? integer('--admin-port', flags['admin-port'], 8474, 0, 65535)
-    : integer('ADMIN_PORT', get('ADMIN_PORT'), 8474, 0, 65535);
+  const { config: v, errors: varErrors } = parseConfigPartial(proxyConfigSpec, merged);
+  errors.push(...varErrors);
   const specs =
     flags.route && flags.route.length > 0
       ? flags.route
-      : (get('ROUTES') ?? '')
+      : v.routes
           .split(/[,\s]+/)
           .map((s) => s.trim())
           .filter(Boolean);
   const routes: RouteSpec[] = [];
   if (specs.length === 0) errors.push(`ROUTES is empty: give at least one route (--route or ROUTES)`);
   for (const spec of specs) {
-    const r = parseRoute(spec, host);
+    const r = parseRoute(spec, v.host);
     if (r.ok) routes.push(r.route);
     else errors.push(`ROUTES: ${r.error}`);
   }
   const ports = routes.map((r) => `${r.listenHost}:${r.listenPort}`).filter((p) => !p.endsWith(':0'));
   const dup = ports.find((p, i) => ports.indexOf(p) !== i);
   if (dup) errors.push(`ROUTES: two routes listen on ${dup}`);
-  const seedRaw = get('SEED');
-  const seed = seedRaw === undefined ? undefined : integer('SEED', seedRaw, 0, 0, 2 ** 32 - 1);
   const config: ProxyConfig = {
-    profile: flags.profile ?? get('PROFILE') ?? DEFAULT_PRESET,
+    profile: v.profile,
     routes,
-    host,
-    adminHost,
-    adminPort,
-    lossMode: oneOf('LOSS_MODE', LOSS_MODES, 'none'),
-    timerMode: oneOf('TIMER_MODE', TIMER_MODES, 'precise'),
-    timerEarlyNs: integer('TIMER_EARLY_US', get('TIMER_EARLY_US'), DEFAULT_EARLY_NS / 1000, 0, 5000) * 1000,
-    timerMaxAdvanceNs:
-      integer('TIMER_MAX_ADVANCE_US', get('TIMER_MAX_ADVANCE_US'), DEFAULT_MAX_ADVANCE_NS / 1000, 0, 1000) *
-      1000,
-    seed,
-    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
-    shutdownTimeoutSeconds: integer('SHUTDOWN_TIMEOUT_SECONDS', get('SHUTDOWN_TIMEOUT_SECONDS'), 10, 0, 3600),
-    profilePollSeconds: integer('PROFILE_POLL_SECONDS', get('PROFILE_POLL_SECONDS'), 2, 0, 3600),
+    host: v.host,
+    adminHost: v.adminHost || v.host,
+    adminPort: v.adminPort,
+    lossMode: v.lossMode,
+    timerMode: v.timerMode,
+    timerEarlyNs: v.timerEarlyUs * 1000,
+    timerMaxAdvanceNs: v.timerMaxAdvanceUs * 1000,
+    seed: v.seed,
+    logLevel: v.logLevel,
+    shutdownTimeoutSeconds: v.shutdownTimeoutSeconds,
+    profilePollSeconds: v.profilePollSeconds,
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

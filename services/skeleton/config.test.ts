@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { cloudService } from '../cloud/service.ts';
 import { edgeService } from '../edge/service.ts';
 import { loadConfig } from './app.ts';
-import { bytesVar, commonConfigSpec, httpUrlVar, parseConfig } from './config.ts';
+import { bytesVar, commonConfigSpec, httpUrlVar, parseConfig, parseConfigPartial } from './config.ts';
 
 describe('config validation', () => {
   it('uses the contract defaults when nothing is set', () => {
@@ -73,6 +73,12 @@ describe('config validation', () => {
     );
   });
 
+  it('partial parsing keeps the good values beside the errors (for checks that build on them)', () => {
+    const { config, errors } = parseConfigPartial(commonConfigSpec, { PORT: 'x', HOST: '127.0.0.1' });
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.port, 8080);
+    assert.deepEqual(errors, ['PORT="x" is invalid: expected a whole number from 0 to 65535']);
+  });
   it('checks rules across variables', () => {
     const result = loadConfig(cloudService, { HEADERS_TIMEOUT_SECONDS: '20', REQUEST_TIMEOUT_SECONDS: '5' });
     assert.ok(!result.ok);

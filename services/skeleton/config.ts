@@ -21,19 +21,29 @@ export type ConfigResult<C> = { ok: true; config: C } | { ok: false; errors: str
 
 /** Pure: read every variable of `spec` from `env`; unset or empty variables take their default. */
 export function parseConfig<S extends ConfigSpec>(spec: S, env: Env): ConfigResult<ConfigOf<S>> {
+  const { config, errors } = parseConfigPartial(spec, env);
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
+}
+
+/**
+ * Like parseConfig, but also returns the config when some variables are bad (those take their defaults), for
+ * programs that check more on top (the proxy's routes need HOST) and want every problem in one report.
+ */
+export function parseConfigPartial<S extends ConfigSpec>(
+  spec: S,
+  env: Env,
+): { config: ConfigOf<S>; errors: string[] } {
   const config: Record<string, unknown> = {};
   const errors: string[] = [];
   for (const [key, variable] of Object.entries(spec)) {
     const raw = env[variable.name];
-    if (raw === undefined || raw.trim() === '') {
-      config[key] = variable.defaultValue;
-      continue;
-    }
+    config[key] = variable.defaultValue;
+    if (raw === undefined || raw.trim() === '') continue;
     const parsed = variable.parse(raw.trim());
     if ('error' in parsed) errors.push(`${variable.name}=${JSON.stringify(raw)} is invalid: ${parsed.error}`);
     else config[key] = parsed.value;
   }
-  return errors.length > 0 ? { ok: false, errors } : { ok: true, config: config as ConfigOf<S> };
+  return { config: config as ConfigOf<S>, errors };
 }
 
 export function integerVar(
@@ -228,6 +238,10 @@ export function checkCommonConfig(config: CommonConfig): string[] {
 /** A plain-text table of the variables, for READMEs and `--help`. */
 export function describeConfig(spec: ConfigSpec): string {
   return Object.values(spec)
-    .map((v) => `${v.name} (default ${JSON.stringify(v.defaultValue)}): ${v.description}`)
+    .map((v) => {
+      const dflt =
+        v.defaultValue === undefined || v.defaultValue === '' ? 'none' : JSON.stringify(v.defaultValue);
+      return `${v.name} (default ${dflt}): ${v.description}`;
+    })
     .join('\n');
 }
