@@ -121,7 +121,13 @@ const lag = monitorEventLoopDelay({ resolution: 1 });
  * An open-loop load: requests at `rate`/s for `seconds`, each on an idle pooled connection (warmed, so no
  * handshake is measured), one outstanding request per connection. Returns round trips in ms.
  */
-async function measure(port: number, rate: number, seconds: number, poolSize: number): Promise<number[]> {
+async function measure(
+  port: number,
+  rate: number,
+  seconds: number,
+  poolSize: number,
+  afterWarm?: () => Promise<void>,
+): Promise<number[]> {
   const pool: net.Socket[] = [];
   const idle: net.Socket[] = [];
   const pending = new Map<net.Socket, { t0: number; got: number }>();
@@ -155,6 +161,9 @@ async function measure(port: number, rate: number, seconds: number, poolSize: nu
     ),
   );
   idle.push(...pool);
+  // The warm-up wrote to every connection at once (a burst of hundreds of releases due together), so
+  // whatever watches the proxy's own lateness starts here.
+  await afterWarm?.();
   const total = Math.round(rate * seconds);
   const start = now() + 5;
   let sent = 0;
@@ -199,6 +208,28 @@ function impairment(delayMs: number, jitterMs: number): Impairment {
   };
 }
 
+/** The proxy's own release-lateness histogram (cumulative counts per upper bound, seconds), from /metrics. */
+async function latenessBuckets(adminPort: number): Promise<Map<number, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const out = new Map<number, number>();
+  for (const m of text.matchAll(/^mec_link_proxy_release_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
+    out.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  return out;
+}
+
+/** Of the releases between two scrapes, the share later than each bound (ms → share). */
+function lateShares(
+  windows: ReadonlyArray<[Map<number, number>, Map<number, number>]>,
+): Record<string, number> {
+  const diff = (le: number) =>
+    windows.reduce((sum, [before, after]) => sum + (after.get(le) ?? 0) - (before.get(le) ?? 0), 0);
+  const total = diff(Number.POSITIVE_INFINITY);
+  const out: Record<string, number> = {};
+  for (const le of [0.0005, 0.001, 0.0025])
+    out[`>${le * 1e3}ms`] = total > 0 ? 1 - diff(le) / total : Number.NaN;
+  return out;
+}
+
 const SAMPLES = 200_000;
 
 /** Quantiles of the configured added round trip alone (two independent one-way draws), by sampling the model. */
@@ -219,14 +250,14 @@ function modelRtt(imp: Impairment): { p50: number; p99: number } {
  */
 function predictedRtt(
   direct: readonly number[],
-  imp: Impairment,
+  draw: (rng: Rng) => number,
   rng: Rng,
   n: number,
 ): { p50: number; p99: number; noise: { p50: number; p99: number } } {
   const xs = new Float64Array(SAMPLES);
   for (let i = 0; i < SAMPLES; i++) {
     const d = direct[Math.floor(rng() * direct.length)] as number;
-    xs[i] = d + (drawDelay(imp, rng) + drawDelay(imp, rng)) * 1e3;
+    xs[i] = d + (draw(rng) + draw(rng)) * 1e3;
   }
   xs.sort();
   const q = (p: number) => xs[Math.round(Math.min(1, Math.max(0, p)) * (SAMPLES - 1))] as number;
@@ -235,6 +266,70 @@ function predictedRtt(
     return Math.max(q(p + 1.96 * sd) - q(p), q(p) - q(p - 1.96 * sd));
   };
   return { p50: q(0.5), p99: q(0.99), noise: { p50: noise(0.5), p99: noise(0.99) } };
+}
+
+/**
+ * What Toxiproxy 2.12 actually draws for one direction (toxics/latency.go: `delay += rand.Int63n(jitter*2) -
+ * jitter`, in whole milliseconds): an integer in [latency − jitter, latency + jitter − 1], 0.5 ms below the
+ * configured mean. Its error against these draws is its timing error alone, with the draw's bias set apart.
+ */
+function toxiproxyDraw(delayMs: number, jitterMs: number): (rng: Rng) => number {
+  return (rng) => (delayMs + (jitterMs > 0 ? Math.floor(rng() * 2 * jitterMs) - jitterMs : 0)) / 1e3;
+}
+
+/**
+ * The host's own wake-up floor, measured without Node's event loop or any socket: a thread sleeping 0.5 ms in
+ * a futex (Atomics.wait, with the 1 µs timer slack the proxy asks for) is woken more than 1 ms late this many
+ * times per second, and a thread that never sleeps loses its CPU for more than 1 ms this many times. On a VM
+ * the first is the hypervisor's latency in bringing back a vCPU (and the guest scheduler's); every emulator
+ * that sleeps between deadlines, userspace or kernel, pays it, so it is printed beside the p99 errors.
+ */
+function hostWakeFloor(seconds = 2): Run['host'] {
+  try {
+    writeFileSync('/proc/self/timerslack_ns', '1000');
+  } catch {
+    // best effort, as in the proxy
+  }
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  let wakes = 0;
+  let sleepStalls = 0;
+  let worstSleep = 0;
+  const sleepEnd = performance.now() + seconds * 500;
+  while (performance.now() < sleepEnd) {
+    const t0 = performance.now();
+    Atomics.wait(cell, 0, 0, 0.5);
+    const over = performance.now() - t0 - 0.5;
+    wakes++;
+    if (over > 1) sleepStalls++;
+    worstSleep = Math.max(worstSleep, over);
+  }
+  let busyStalls = 0;
+  let worstBusy = 0;
+  let last = performance.now();
+  const busyEnd = last + seconds * 500;
+  while (last < busyEnd) {
+    const t = performance.now();
+    if (t - last > 1) busyStalls++;
+    worstBusy = Math.max(worstBusy, t - last);
+    last = t;
+  }
+  const half = seconds / 2;
+  return {
+    sleepStallsPerSecond: sleepStalls / half,
+    sleepStallShare: sleepStalls / Math.max(1, wakes),
+    worstSleepMs: worstSleep,
+    busyStallsPerSecond: busyStalls / half,
+    worstBusyMs: worstBusy,
+  };
+}
+
+function describeHost(h: Run['host']): string {
+  if (!h) return 'host wake-up floor: not measured';
+  return (
+    `host wake-up floor (no Node loop, no sockets): a 0.5 ms futex sleep woke > 1 ms late ${h.sleepStallsPerSecond.toFixed(1)}×/s ` +
+    `(${(h.sleepStallShare * 100).toFixed(2)}% of wakes, worst +${h.worstSleepMs.toFixed(2)} ms); a busy thread lost its CPU > 1 ms ` +
+    `${h.busyStallsPerSecond.toFixed(1)}×/s (worst ${h.worstBusyMs.toFixed(2)} ms)`
+  );
 }
 
 function profileFor(delayMs: number, jitterMs: number) {
@@ -283,6 +378,10 @@ interface Point {
   coarse: Errors | null;
   /** null: not measured (no binary, or a jitter Toxiproxy cannot take). */
   toxi: Errors | null;
+  /** Toxiproxy's errors against what it really draws (whole ms, biased low with jitter): its timing alone. */
+  toxiOwn?: { p50: number; p99: number } | null;
+  /** Share of the proxy's releases it ran more than 1 ms after their deadline (its own lateness histogram). */
+  proxyLate1ms?: number;
 }
 
 interface Run {
@@ -292,6 +391,13 @@ interface Run {
   toxiproxy: string | null;
   overhead: Array<{ rate: number; p50: number; p99: number }>;
   points: Point[];
+  host?: {
+    sleepStallsPerSecond: number;
+    sleepStallShare: number;
+    worstSleepMs: number;
+    busyStallsPerSecond: number;
+    worstBusyMs: number;
+  } | null;
 }
 
 function targetMet(p: Point): boolean {
@@ -319,8 +425,9 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     'p99',
     '(naive p50/p99)',
     'cpu',
+    'late>1ms',
     ...(haveCoarse ? [`${label} p50`, 'p99'] : []),
-    ...(haveToxi ? ['toxi err p50', 'p99', '(naive p50/p99)', 'cpu'] : []),
+    ...(haveToxi ? ['toxi err p50', 'p99', '(naive p50/p99)', 'cpu', 'toxi vs own draws p50/p99'] : []),
     'target',
   ];
   const f = (x: number) => x.toFixed(3);
@@ -338,6 +445,7 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     f(p.proxy.p99),
     `${f(p.proxy.naiveP50)}/${f(p.proxy.naiveP99)}`,
     `${Math.round(p.proxy.cpu * 100)}%`,
+    p.proxyLate1ms === undefined ? '' : `${(p.proxyLate1ms * 100).toFixed(2)}%`,
     ...(haveCoarse ? [f(p.coarse?.p50 ?? Number.NaN), f(p.coarse?.p99 ?? Number.NaN)] : []),
     ...(haveToxi
       ? p.toxi
@@ -346,8 +454,9 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
             f(p.toxi.p99),
             `${f(p.toxi.naiveP50)}/${f(p.toxi.naiveP99)}`,
             `${Math.round(p.toxi.cpu * 100)}%`,
+            p.toxiOwn ? `${f(p.toxiOwn.p50)}/${f(p.toxiOwn.p99)}` : '',
           ]
-        : ['n/a (ms only)', '', '', '']
+        : ['n/a (ms only)', '', '', '', '']
       : []),
     targetMet(p) ? 'met' : 'MISSED',
   ]);
@@ -361,7 +470,7 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     `\n${met}/${points.length} points meet the target (at 1000 rps: |p50 err| < 0.3 ms and |p99 err| < 1 ms; everywhere: no worse than Toxiproxy where it was measured).`,
   );
   console.log(
-    'err = measured percentile − predicted (direct ⊕ model); noise = half-width of the 95% interval of that percentile for an exact emulator with this many samples (errors inside it are not resolved); naive = measured − direct − model percentile; gen lag = the load generator’s own event-loop delay (ms); cpu = share of one core used while measured.',
+    "err = measured percentile − predicted (direct ⊕ model); noise = half-width of the 95% interval of that percentile for an exact emulator with this many samples (errors inside it are not resolved); naive = measured − direct − model percentile; gen lag = the load generator’s own event-loop delay (ms); cpu = share of one core used while measured; late>1ms = share of the proxy's releases it ran > 1 ms after their deadline (its own histogram); toxi vs own draws = Toxiproxy against the whole-millisecond delays it really draws (its timing alone; judged is the column against the configured model).",
   );
 }
 
@@ -395,9 +504,19 @@ function medianOfRuns(files: string[]): void {
       proxy: medErrors(ps.map((p) => p.proxy)),
       coarse: p0.coarse ? medErrors(ps.map((p) => p.coarse as Errors)) : null,
       toxi: toxis.length > 0 ? medErrors(toxis) : null,
+      toxiOwn: ps.every((p) => p.toxiOwn)
+        ? {
+            p50: med(ps.map((p) => (p.toxiOwn as { p50: number }).p50)),
+            p99: med(ps.map((p) => (p.toxiOwn as { p99: number }).p99)),
+          }
+        : null,
+      ...(ps.every((p) => p.proxyLate1ms !== undefined)
+        ? { proxyLate1ms: med(ps.map((p) => p.proxyLate1ms as number)) }
+        : {}),
     };
   });
   console.log(`median of ${runs.length} runs; load averages: ${runs.map((r) => r.load).join(' | ')}`);
+  for (const r of runs) console.log(describeHost(r.host ?? null));
   for (const rate of first.overhead.map((o) => o.rate)) {
     const os = runs.map((r) => r.overhead.find((o) => o.rate === rate) as { p50: number; p99: number });
     console.log(
@@ -423,6 +542,8 @@ async function main() {
     process.exit(130);
   });
   try {
+    // Before any child starts: the host alone.
+    const host = hostWakeFloor();
     const echoPort = await freePort();
     children.push(
       start('echo', process.execPath, [
@@ -496,6 +617,7 @@ async function main() {
     console.log(
       `link fidelity: round trip through the proxy vs direct ⊕ configured (ms); ${SECONDS} s per point in ${ROUNDS} interleaved rounds, loopback; load average ${loadBefore}`,
     );
+    console.log(describeHost(host));
     console.log(
       haveToxi
         ? `Toxiproxy: ${toxiBin}`
@@ -551,10 +673,18 @@ async function main() {
           let proxyCpuSeconds = 0;
           let toxiCpuSeconds = 0;
           lag.reset();
+          // The proxy's own lateness over the measured stretches only (not the warm-up bursts).
+          const lateWindows: Array<[Map<number, number>, Map<number, number>]> = [];
           for (let round = 0; round < ROUNDS; round++) {
             direct.push(...(await measure(echoPort, rate, SECONDS / ROUNDS, pool)));
             const cpu0 = cpuSeconds(proxy.pid);
-            through.push(...(await measure(proxyPort, rate, SECONDS / ROUNDS, pool)));
+            let before = new Map<number, number>();
+            through.push(
+              ...(await measure(proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
+                before = await latenessBuckets(proxyAdmin);
+              })),
+            );
+            lateWindows.push([before, await latenessBuckets(proxyAdmin)]);
             proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
             if (VARIANT) viaCoarse.push(...(await measure(coarsePort, rate, SECONDS / ROUNDS, pool)));
             if (toxiOk) {
@@ -564,8 +694,12 @@ async function main() {
             }
           }
           const genLagP99 = lag.percentile(99) / 1e6;
+          const lateShare = lateShares(lateWindows);
           for (const xs of [direct, through, viaCoarse, viaToxi]) xs.sort((a, b) => a - b);
-          const { noise, ...predicted } = predictedRtt(direct, imp, rng, through.length);
+          const { noise, ...predicted } = predictedRtt(direct, (r) => drawDelay(imp, r), rng, through.length);
+          const toxiOwn = toxiOk
+            ? predictedRtt(direct, toxiproxyDraw(delay, jitter), rng, viaToxi.length)
+            : null;
           const errors = (xs: number[], cpu: number): Errors => ({
             p50: quantile(xs, 0.5) - predicted.p50,
             p99: quantile(xs, 0.99) - predicted.p99,
@@ -586,12 +720,19 @@ async function main() {
             proxy: errors(through, proxyCpuSeconds / SECONDS),
             coarse: VARIANT ? errors(viaCoarse, Number.NaN) : null,
             toxi: toxiOk ? errors(viaToxi, toxiCpuSeconds / SECONDS) : null,
+            toxiOwn: toxiOwn
+              ? { p50: quantile(viaToxi, 0.5) - toxiOwn.p50, p99: quantile(viaToxi, 0.99) - toxiOwn.p99 }
+              : null,
+            proxyLate1ms: lateShare['>1ms'] ?? Number.NaN,
           };
           points.push(point);
           console.error(
             `  ${delay} ms ±${jitter} at ${rate} rps: proxy ${point.proxy.p50.toFixed(3)}/${point.proxy.p99.toFixed(3)}` +
               (point.toxi ? `, toxiproxy ${point.toxi.p50.toFixed(3)}/${point.toxi.p99.toFixed(3)}` : '') +
-              `, gen lag p99 ${genLagP99.toFixed(2)} ms ${targetMet(point) ? 'met' : 'MISSED'}`,
+              `, gen lag p99 ${genLagP99.toFixed(2)} ms, proxy releases late ${Object.entries(lateShare)
+                .map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`)
+                .join(' ')}` +
+              ` ${targetMet(point) ? 'met' : 'MISSED'}`,
           );
         }
       }
@@ -606,6 +747,7 @@ async function main() {
         variant: VARIANT ? `${VARIANT.label}${flags.compare ? ` ${flags.compare}` : ''}` : null,
         overhead,
         points,
+        host,
       };
       writeFileSync(flags.json, `${JSON.stringify(run, null, 1)}\n`);
     }
