@@ -15,7 +15,11 @@
 // the direct tail no longer lines up with the sum's tail, so host noise shows up as (positive or negative)
 // error. Both are printed; the convolved one is the one judged.
 // The load generator is this process, not the proxy's (each has its own event loop); its own event-loop
-// delay while measuring is printed (gen lag p99) so a tail it causes can be told from the proxy's.
+// delay while measuring is printed (gen lag p99) so a tail it causes can be told from the proxy's. So are the
+// host's wake-up floor (how often a bare sleeping thread is woken > 1 ms late, measured before anything
+// starts), the share of the proxy's releases its own histogram saw run > 1 ms late, and Toxiproxy's error
+// against the whole milliseconds it really draws (its timing alone, with its draw bias set apart).
+// The environment reaches the proxy and Toxiproxy: `TIMER_MODE=spin` or `GOMAXPROCS=1` measure those settings.
 //
 //   node bench/link-fidelity.ts [--quick] [--seconds N] [--json FILE] [--coarse | --compare DIR]
 //                               [--delays 1,5] [--rates 1000]
@@ -281,10 +285,11 @@ function toxiproxyDraw(delayMs: number, jitterMs: number): (rng: Rng) => number 
  * The host's own wake-up floor, measured without Node's event loop or any socket: a thread sleeping 0.5 ms in
  * a futex (Atomics.wait, with the 1 µs timer slack the proxy asks for) is woken more than 1 ms late this many
  * times per second, and a thread that never sleeps loses its CPU for more than 1 ms this many times. On a VM
- * the first is the hypervisor's latency in bringing back a vCPU (and the guest scheduler's); every emulator
- * that sleeps between deadlines, userspace or kernel, pays it, so it is printed beside the p99 errors.
+ * the first is the hypervisor's latency in bringing back a vCPU (and the guest scheduler's); every userspace
+ * emulator that sleeps between deadlines pays it, so it is printed beside the p99 errors. Two seconds each:
+ * these stalls come about once a second here, so a shorter sample says little.
  */
-function hostWakeFloor(seconds = 2): Run['host'] {
+function hostWakeFloor(seconds = 4): Run['host'] {
   try {
     writeFileSync('/proc/self/timerslack_ns', '1000');
   } catch {
