@@ -21,7 +21,7 @@
 // against the whole milliseconds it really draws (its timing alone, with its draw bias set apart).
 // The environment reaches the proxy and Toxiproxy: `TIMER_MODE=spin` or `GOMAXPROCS=1` measure those settings.
 //
-//   node bench/link-fidelity.ts [--quick] [--seconds N] [--json FILE] [--coarse | --compare DIR]
+//   node bench/link-fidelity.ts [--quick] [--seconds N] [--json FILE] [--coarse | --compare DIR] [--no-capture]
 //                               [--delays 1,5] [--rates 1000]
 //   --coarse adds the proxy with setTimeout-only timers (what the precise timer buys); --compare DIR adds the
 //   proxy of another checkout (e.g. `git worktree add /tmp/old HEAD~3`), measured interleaved, for A/B.
@@ -34,6 +34,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
 import type { Impairment } from '../services/topology/index.ts';
+import { captureAvailable, roundTrips, type Segment, startCapture } from './capture.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: flags, positionals } = parseArgs({
@@ -43,6 +44,7 @@ const { values: flags, positionals } = parseArgs({
     json: { type: 'string' },
     median: { type: 'boolean' },
     coarse: { type: 'boolean' },
+    'no-capture': { type: 'boolean' },
     compare: { type: 'string' },
     delays: { type: 'string' },
     rates: { type: 'string' },
@@ -61,6 +63,11 @@ const list = (s: string | undefined, dflt: number[]) => (s ? s.split(',').map(Nu
 const DELAYS_MS = list(flags.delays, [1, 5, 20, 50]);
 const RATES = list(flags.rates, [200, 1000]);
 const MESSAGE = 64;
+/** Measured requests and warm-up requests carry different bytes, so a packet capture can tell them apart. */
+const MEASURED_BYTE = 98;
+const WARMUP_BYTE = 97;
+/** How round trips are timed: by the kernel's packet stamps where tcpdump can capture here, else by this process. */
+const CAPTURE = flags['no-capture'] ? { ok: false as const, why: '--no-capture' } : captureAvailable();
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
 
 async function freePort(): Promise<number> {
@@ -131,17 +138,19 @@ async function measure(
   seconds: number,
   poolSize: number,
   afterWarm?: () => Promise<void>,
+  clientPorts?: Set<number>,
 ): Promise<number[]> {
   const pool: net.Socket[] = [];
   const idle: net.Socket[] = [];
   const pending = new Map<net.Socket, { t0: number; got: number }>();
   const rtts: number[] = [];
-  const payload = Buffer.alloc(MESSAGE, 98);
+  const payload = Buffer.alloc(MESSAGE, MEASURED_BYTE);
   for (let i = 0; i < poolSize; i++) {
     const s = await new Promise<net.Socket>((resolve, reject) => {
       const c = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(c));
       c.once('error', reject);
     });
+    clientPorts?.add(s.localPort as number);
     s.on('data', (d: Buffer) => {
       const p = pending.get(s);
       if (!p) return;
@@ -160,7 +169,7 @@ async function measure(
       (s) =>
         new Promise<void>((resolve) => {
           s.once('data', () => resolve());
-          s.write(Buffer.alloc(MESSAGE, 97));
+          s.write(Buffer.alloc(MESSAGE, WARMUP_BYTE));
         }),
     ),
   );
@@ -197,6 +206,53 @@ async function measure(
   for (const s of pool) s.destroy();
   if (skipped > 0) console.error(`  (${skipped} requests skipped: pool of ${poolSize} exhausted)`);
   return rtts.sort((a, b) => a - b);
+}
+
+/**
+ * A stretch of measurements (one point, every target, every round), timed by the kernel where it can be
+ * (bench/capture.ts): the request packet's capture stamp to its answer's, so the generator's own late wake-ups
+ * are not counted against any target. One capture covers the stretch, because tcpdump is handed packets in
+ * blocks up to a second late. `finish` returns each label's round trips, sorted: the kernel's, or the
+ * generator's where the capture saw fewer than 95% of them (tcpdump dropped packets) or cannot run here.
+ */
+class Stretch {
+  private readonly taken = new Map<string, { port: number; clients: Set<number>; rtts: number[] }>();
+  private readonly capture: { stop(): Promise<Segment[]> } | null;
+  private constructor(capture: { stop(): Promise<Segment[]> } | null) {
+    this.capture = capture;
+  }
+
+  static async start(ports: number[]): Promise<Stretch> {
+    return new Stretch(CAPTURE.ok ? await startCapture(ports) : null);
+  }
+
+  async measure(
+    label: string,
+    port: number,
+    rate: number,
+    seconds: number,
+    poolSize: number,
+    afterWarm?: () => Promise<void>,
+  ): Promise<void> {
+    const t = this.taken.get(label) ?? { port, clients: new Set<number>(), rtts: [] };
+    this.taken.set(label, t);
+    t.rtts.push(...(await measure(port, rate, seconds, poolSize, afterWarm, t.clients)));
+  }
+
+  async finish(): Promise<Record<string, number[]>> {
+    const segments = this.capture ? await this.capture.stop() : null;
+    const out: Record<string, number[]> = {};
+    for (const [label, t] of this.taken) {
+      const kernel = segments ? roundTrips(segments, t.port, MEASURED_BYTE, t.clients) : null;
+      if (kernel && kernel.length < 0.95 * t.rtts.length)
+        console.error(
+          `  (${label}: capture saw ${kernel.length} of ${t.rtts.length} round trips: generator timing used)`,
+        );
+      const use = kernel && kernel.length >= 0.95 * t.rtts.length ? kernel : t.rtts;
+      out[label] = [...use].sort((x, y) => x - y);
+    }
+    return out;
+  }
 }
 
 const quantile = (sorted: number[], q: number) =>
@@ -391,6 +447,8 @@ interface Point {
 
 interface Run {
   load: string;
+  /** How round trips were timed (older JSON: the generator). */
+  timing?: string;
   /** What the third target was (--coarse / --compare), for its column. */
   variant?: string | null;
   toxiproxy: string | null;
@@ -521,6 +579,7 @@ function medianOfRuns(files: string[]): void {
     };
   });
   console.log(`median of ${runs.length} runs; load averages: ${runs.map((r) => r.load).join(' | ')}`);
+  console.log(`timing: ${runs.map((r) => r.timing ?? 'generator').join(' | ')}`);
   for (const r of runs) console.log(describeHost(r.host ?? null));
   for (const rate of first.overhead.map((o) => o.rate)) {
     const os = runs.map((r) => r.overhead.find((o) => o.rate === rate) as { p50: number; p99: number });
@@ -624,6 +683,11 @@ async function main() {
     );
     console.log(describeHost(host));
     console.log(
+      CAPTURE.ok
+        ? 'round trips timed by the kernel: tcpdump on loopback, request packet to answer packet (the generator’s own wake-ups not counted)'
+        : `round trips timed by the generator’s event loop (its own late wake-ups count against every target): no packet capture, ${CAPTURE.why}`,
+    );
+    console.log(
       haveToxi
         ? `Toxiproxy: ${toxiBin}`
         : 'Toxiproxy: not measured (no binary: set TOXIPROXY_BIN, or run `make bench-fidelity` where Go can build it)',
@@ -632,14 +696,12 @@ async function main() {
     const overhead: Run['overhead'] = [];
     for (const rate of RATES) {
       await http('PUT', `http://127.0.0.1:${proxyAdmin}/api/v1/profile`, profileFor(0, 0));
-      const d: number[] = [];
-      const p: number[] = [];
+      const stretch = await Stretch.start([echoPort, proxyPort]);
       for (let round = 0; round < ROUNDS; round++) {
-        d.push(...(await measure(echoPort, rate, SECONDS / ROUNDS, 20)));
-        p.push(...(await measure(proxyPort, rate, SECONDS / ROUNDS, 20)));
+        await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, 20);
+        await stretch.measure('proxy', proxyPort, rate, SECONDS / ROUNDS, 20);
       }
-      d.sort((a, b) => a - b);
-      p.sort((a, b) => a - b);
+      const { direct: d = [], proxy: p = [] } = await stretch.finish();
       const o = {
         rate,
         p50: quantile(p, 0.5) - quantile(d, 0.5),
@@ -671,36 +733,41 @@ async function main() {
             await http('PUT', `http://127.0.0.1:${coarseAdmin}/api/v1/profile`, profileFor(delay, jitter));
           // Interleaved rounds: the host's load drifts (other jobs share it), so each target gets its share of
           // every phase instead of one target getting a quiet minute and another a busy one.
-          const direct: number[] = [];
-          const through: number[] = [];
-          const viaCoarse: number[] = [];
-          const viaToxi: number[] = [];
+          const stretch = await Stretch.start([
+            echoPort,
+            proxyPort,
+            ...(VARIANT ? [coarsePort] : []),
+            ...(toxiOk ? [toxiPort] : []),
+          ]);
           let proxyCpuSeconds = 0;
           let toxiCpuSeconds = 0;
           lag.reset();
           // The proxy's own lateness over the measured stretches only (not the warm-up bursts).
           const lateWindows: Array<[Map<number, number>, Map<number, number>]> = [];
           for (let round = 0; round < ROUNDS; round++) {
-            direct.push(...(await measure(echoPort, rate, SECONDS / ROUNDS, pool)));
+            await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
             const cpu0 = cpuSeconds(proxy.pid);
             let before = new Map<number, number>();
-            through.push(
-              ...(await measure(proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
-                before = await latenessBuckets(proxyAdmin);
-              })),
-            );
+            await stretch.measure('proxy', proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
+              before = await latenessBuckets(proxyAdmin);
+            });
             lateWindows.push([before, await latenessBuckets(proxyAdmin)]);
             proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
-            if (VARIANT) viaCoarse.push(...(await measure(coarsePort, rate, SECONDS / ROUNDS, pool)));
+            if (VARIANT) await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool);
             if (toxiOk) {
               const c0 = cpuSeconds(toxi?.pid);
-              viaToxi.push(...(await measure(toxiPort, rate, SECONDS / ROUNDS, pool)));
+              await stretch.measure('toxiproxy', toxiPort, rate, SECONDS / ROUNDS, pool);
               toxiCpuSeconds += cpuSeconds(toxi?.pid) - c0;
             }
           }
           const genLagP99 = lag.percentile(99) / 1e6;
           const lateShare = lateShares(lateWindows);
-          for (const xs of [direct, through, viaCoarse, viaToxi]) xs.sort((a, b) => a - b);
+          const {
+            direct = [],
+            proxy: through = [],
+            variant: viaCoarse = [],
+            toxiproxy: viaToxi = [],
+          } = await stretch.finish();
           const { noise, ...predicted } = predictedRtt(direct, (r) => drawDelay(imp, r), rng, through.length);
           const toxiOwn = toxiOk
             ? predictedRtt(direct, toxiproxyDraw(delay, jitter), rng, viaToxi.length)
@@ -748,6 +815,7 @@ async function main() {
     if (flags.json) {
       const run: Run = {
         load: `${loadBefore} → ${loadAfter}`,
+        timing: CAPTURE.ok ? 'kernel (tcpdump)' : `generator (${CAPTURE.why})`,
         toxiproxy: haveToxi ? toxiBin : null,
         variant: VARIANT ? `${VARIANT.label}${flags.compare ? ` ${flags.compare}` : ''}` : null,
         overhead,
