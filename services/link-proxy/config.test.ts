@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { parseProxyConfig, parseRoute } from './config.ts';
+import { parseProxyConfig, parseRoute, proxyConfigSpec } from './config.ts';
 
 describe('route specs', () => {
   it('parses listen host, path and upstream; the listen host defaults', () => {
@@ -89,5 +90,26 @@ describe('proxy config', () => {
     assert.ok(!r.ok);
     assert.match(r.errors.join('\n'), /ROUTES is empty/);
     assert.match(r.errors.join('\n'), /nope/);
+  });
+});
+
+describe('README', () => {
+  it('documents every variable the proxy reads, with the default it uses', () => {
+    const readme = readFileSync(new URL('./README.md', import.meta.url), 'utf8');
+    const documented = new Map<string, string>();
+    for (const row of readme.split('\n').filter((l) => l.startsWith('| `'))) {
+      const [names = '', defaults = ''] = row.split('|').slice(1, 3);
+      const vars = [...names.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1] as string);
+      const values = defaults.split(',').map((d) => d.trim().replace(/`/g, ''));
+      vars.forEach((v, i) => {
+        documented.set(v, values[i] ?? '');
+      });
+    }
+    for (const variable of Object.values(proxyConfigSpec)) {
+      assert.ok(documented.has(variable.name), `${variable.name} is missing from the README's table`);
+      const dflt = variable.defaultValue;
+      if (dflt !== undefined && dflt !== '')
+        assert.equal(documented.get(variable.name), String(dflt), `${variable.name}'s default in the README`);
+    }
   });
 });
