@@ -1,6 +1,4 @@
 // The link proxy's configuration, from environment variables with command-line flags on top, validated at
-// start: every bad value is reported at once, naming the variable, what it got and what is allowed.
-// The link proxy's configuration, from environment variables with command-line flags on top, validated at
 // start: every bad value is reported at once, naming the variable, what it got and what is allowed. The
 // variables go through the same validators as every other service's (services/skeleton/config.ts, which has
 // no dependencies, so the proxy image ships that one file); only the routes and the flags are the proxy's own.
