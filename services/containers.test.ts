@@ -5,16 +5,16 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { processIdentity } from '../test/support/containers.ts';
+import {
+  loadTestcontainers,
+  processIdentity,
+  type StartedNetwork,
+  type StartedTestContainer,
+} from '../test/support/containers.ts';
 import { docker, skipUnless } from '../test/support/requirements.ts';
 import { metricValue } from './skeleton/testing.ts';
 
-// testcontainers cannot pull its helper images here: no Ryuk (we clean up ourselves), no host-probing container.
-process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-process.env.TESTCONTAINERS_HOST_OVERRIDE ??= 'localhost';
-const { GenericContainer, Network, Wait } = await import('testcontainers');
-type StartedContainer = Awaited<ReturnType<InstanceType<typeof GenericContainer>['start']>>;
-type StartedNetwork = Awaited<ReturnType<InstanceType<typeof Network>['start']>>;
+const { GenericContainer, Network, Wait } = await loadTestcontainers();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const TAG = process.env.IMAGE_TAG ?? 'dev';
@@ -31,8 +31,8 @@ class HardenedContainer extends GenericContainer {
 
 describe('service images in containers', { skip: skipUnless(docker), timeout: 20 * 60_000 }, () => {
   let network: StartedNetwork;
-  let cloud: StartedContainer;
-  let edge: StartedContainer;
+  let cloud: StartedTestContainer;
+  let edge: StartedTestContainer;
   let cloudUrl: string;
   let edgeUrl: string;
   const suffix = `${process.pid}-${Date.now().toString(36)}`;

@@ -13,7 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { kustomize, type Manifest, renderOverlay } from '../../k8s/render.ts';
-import { processIdentity } from '../../test/support/containers.ts';
+import {
+  loadTestcontainers,
+  processIdentity,
+  type StartedNetwork,
+  type StartedTestContainer,
+} from '../../test/support/containers.ts';
 import { docker, skipUnless } from '../../test/support/requirements.ts';
 import { metricValue } from '../skeleton/testing.ts';
 import {
@@ -27,12 +32,7 @@ import {
   type Topology,
 } from '../topology/index.ts';
 
-// testcontainers cannot pull its helper images here: no Ryuk (we clean up ourselves), no host-probing container.
-process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
-process.env.TESTCONTAINERS_HOST_OVERRIDE ??= 'localhost';
-const { GenericContainer, Network, Wait } = await import('testcontainers');
-type StartedContainer = Awaited<ReturnType<InstanceType<typeof GenericContainer>['start']>>;
-type StartedNetwork = Awaited<ReturnType<InstanceType<typeof Network>['start']>>;
+const { GenericContainer, Network, Wait } = await loadTestcontainers();
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NS = 'mec-testbed';
@@ -206,7 +206,7 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
 }, () => {
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const hostDir = mkdtempSync(join(tmpdir(), 'mec-test-proxy-'));
-  const started: StartedContainer[] = [];
+  const started: StartedTestContainer[] = [];
   let network: StartedNetwork | undefined;
   let objs: Manifest[];
   let topology: Topology;
@@ -269,7 +269,7 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
   });
 
   it('the proxies run as the pod spec says: uid 1000, read-only root', async () => {
-    const ue = started.find((c) => c.getName().includes('link-proxy-ue')) as StartedContainer;
+    const ue = started.find((c) => c.getName().includes('link-proxy-ue')) as StartedTestContainer;
     assert.deepEqual(await processIdentity(ue), { uid: 1000, gid: 1000, write: 'EROFS' });
   });
 
