@@ -71,6 +71,25 @@ describe('a real node: kubelet + containerd + runc + CNI (hack/kube/node.sh)', {
   let cp: ControlPlane;
   let node: KubeNode;
 
+  /** An HTTP/1.0 GET of `host`:80 from inside a web pod (busybox nc), as the raw response. */
+  async function getFromWebPod(host: string): Promise<string> {
+    const core = cp.kc.makeApiClient(CoreV1Api);
+    const pod = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' })).items[0];
+    const request = `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 ${host} 80`;
+    const { stdout } = await cp.kubectl([
+      '-n',
+      ns,
+      'exec',
+      pod?.metadata?.name ?? '',
+      '--',
+      '/bin/busybox',
+      'sh',
+      '-c',
+      request,
+    ]);
+    return stdout;
+  }
+
   before(async () => {
     cp = await startControlPlane();
     node = await startNode(cp);
@@ -135,18 +154,7 @@ describe('a real node: kubelet + containerd + runc + CNI (hack/kube/node.sh)', {
     );
     assert.equal(body, 'mec-testbed stage 2\n');
     // Pod → Service → pod crosses the bridge (br_netfilter, Docker's FORWARD DROP): the CNI firewall plugin's job.
-    const pod = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' })).items[0];
-    const { stdout } = await cp.kubectl([
-      '-n',
-      ns,
-      'exec',
-      pod?.metadata?.name ?? '',
-      '--',
-      '/bin/busybox',
-      'sh',
-      '-c',
-      `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 ${ip} 80`,
-    ]);
+    const stdout = await getFromWebPod(String(ip));
     assert.match(stdout, /^HTTP\/1\.[01] 200/);
     assert.match(stdout, /mec-testbed stage 2/);
   });
@@ -160,18 +168,7 @@ describe('a real node: kubelet + containerd + runc + CNI (hack/kube/node.sh)', {
     resolver.setServers([dnsServer]);
     assert.deepEqual(await resolver.resolve4(`web.${ns}.svc.cluster.local`), [svc.spec?.clusterIP]);
     // In a pod: the kubelet's resolv.conf (search path, ndots) lets the short name `web` reach the Service.
-    const pod = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=web' })).items[0];
-    const { stdout } = await cp.kubectl([
-      '-n',
-      ns,
-      'exec',
-      pod?.metadata?.name ?? '',
-      '--',
-      '/bin/busybox',
-      'sh',
-      '-c',
-      `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 web 80`,
-    ]);
+    const stdout = await getFromWebPod('web');
     assert.match(stdout, /^HTTP\/1\.[01] 200/);
     assert.match(stdout, /mec-testbed stage 2/);
   });
