@@ -33,6 +33,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
+import { reduceTimerSlack } from '../services/link-proxy/timer.ts';
 import type { Impairment } from '../services/topology/index.ts';
 import { captureAvailable, roundTrips, type Segment, startCapture } from './capture.ts';
 
@@ -244,12 +245,12 @@ class Stretch {
     const out: Record<string, number[]> = {};
     for (const [label, t] of this.taken) {
       const kernel = segments ? roundTrips(segments, t.port, MEASURED_BYTE, t.clients) : null;
-      if (kernel && kernel.length < 0.95 * t.rtts.length)
+      const complete = kernel !== null && kernel.length >= 0.95 * t.rtts.length;
+      if (kernel && !complete)
         console.error(
           `  (${label}: capture saw ${kernel.length} of ${t.rtts.length} round trips: generator timing used)`,
         );
-      const use = kernel && kernel.length >= 0.95 * t.rtts.length ? kernel : t.rtts;
-      out[label] = [...use].sort((x, y) => x - y);
+      out[label] = [...(complete ? kernel : t.rtts)].sort((x, y) => x - y);
     }
     return out;
   }
@@ -343,14 +344,32 @@ function toxiproxyDraw(delayMs: number, jitterMs: number): (rng: Rng) => number 
  * times per second, and a thread that never sleeps loses its CPU for more than 1 ms this many times. On a VM
  * the first is the hypervisor's latency in bringing back a vCPU (and the guest scheduler's); every userspace
  * emulator that sleeps between deadlines pays it, so it is printed beside the p99 errors. Two seconds each:
- * these stalls come about once a second here, so a shorter sample says little.
+ * these stalls come about once a second here, so a shorter sample says little. The slack is put back after,
+ * so the load generator (this process) times its requests as it did before the floor was measured.
  */
 function hostWakeFloor(seconds = 4): Run['host'] {
+  const SLACK = '/proc/self/timerslack_ns';
+  let previousSlack: string | undefined;
   try {
-    writeFileSync('/proc/self/timerslack_ns', '1000');
+    previousSlack = readFileSync(SLACK, 'utf8').trim();
   } catch {
-    // best effort, as in the proxy
+    // no /proc: nothing to put back
   }
+  reduceTimerSlack();
+  try {
+    return sleepAndBusyStalls(seconds);
+  } finally {
+    if (previousSlack !== undefined) {
+      try {
+        writeFileSync(SLACK, previousSlack);
+      } catch {
+        // best effort, as setting it was
+      }
+    }
+  }
+}
+
+function sleepAndBusyStalls(seconds: number): NonNullable<Run['host']> {
   const cell = new Int32Array(new SharedArrayBuffer(4));
   let wakes = 0;
   let sleepStalls = 0;
