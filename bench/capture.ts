@@ -145,7 +145,10 @@ export async function startCapture(ports: readonly number[]): Promise<{ stop(): 
   const child: ChildProcess = spawn('tcpdump', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${stderr}`)), 5000);
+    const timer = setTimeout(() => {
+      child.kill(); // not left capturing behind a failed run
+      reject(new Error(`tcpdump did not start: ${stderr}`));
+    }, 5000);
     child.stderr?.on('data', (d) => {
       stderr += d;
       if (stderr.includes('listening on')) {
