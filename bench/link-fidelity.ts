@@ -33,7 +33,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
-import { reduceTimerSlack } from '../services/link-proxy/timer.ts';
+import { LATE_CAUSES, type LateCause, reduceTimerSlack } from '../services/link-proxy/timer.ts';
 import type { Impairment } from '../services/topology/index.ts';
 import { captureAvailable, roundTrips, type Segment, startCapture } from './capture.ts';
 
@@ -269,26 +269,57 @@ function impairment(delayMs: number, jitterMs: number): Impairment {
   };
 }
 
-/** The proxy's own release-lateness histogram (cumulative counts per upper bound, seconds), from /metrics. */
-async function latenessBuckets(adminPort: number): Promise<Map<number, number>> {
+/**
+ * The proxy's own timing, from /metrics: its release-lateness histogram (cumulative counts per upper bound,
+ * seconds) and its releases more than 1 ms late by cause (timer.ts lateCause).
+ */
+interface ProxyTiming {
+  buckets: Map<number, number>;
+  causes: Map<string, number>;
+}
+async function proxyTiming(adminPort: number): Promise<ProxyTiming> {
   const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const out = new Map<number, number>();
+  const buckets = new Map<number, number>();
   for (const m of text.matchAll(/^mec_link_proxy_release_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
-    out.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
-  return out;
+    buckets.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  const causes = new Map<string, number>();
+  for (const m of text.matchAll(/^mec_link_proxy_late_releases_total\{cause="([^"]+)"\} (\S+)$/gm))
+    causes.set(m[1] as string, Number(m[2]));
+  return { buckets, causes };
 }
 
-/** Of the releases between two scrapes, the share later than each bound (ms → share). */
-function lateShares(
-  windows: ReadonlyArray<[Map<number, number>, Map<number, number>]>,
-): Record<string, number> {
+/** Of the releases between pairs of scrapes, the share later than each bound (ms → share). */
+function lateShares(windows: ReadonlyArray<[ProxyTiming, ProxyTiming]>): Record<string, number> {
   const diff = (le: number) =>
-    windows.reduce((sum, [before, after]) => sum + (after.get(le) ?? 0) - (before.get(le) ?? 0), 0);
+    windows.reduce(
+      (sum, [before, after]) => sum + (after.buckets.get(le) ?? 0) - (before.buckets.get(le) ?? 0),
+      0,
+    );
   const total = diff(Number.POSITIVE_INFINITY);
   const out: Record<string, number> = {};
   for (const le of [0.0005, 0.001, 0.0025])
     out[`>${le * 1e3}ms`] = total > 0 ? 1 - diff(le) / total : Number.NaN;
   return out;
+}
+
+/** Of the releases more than 1 ms late between pairs of scrapes, how many each cause held up. */
+function lateCauseCounts(windows: ReadonlyArray<[ProxyTiming, ProxyTiming]>): Record<LateCause, number> {
+  const out = Object.fromEntries(LATE_CAUSES.map((c) => [c, 0])) as Record<LateCause, number>;
+  for (const [before, after] of windows)
+    for (const c of LATE_CAUSES) out[c] += (after.causes.get(c) ?? 0) - (before.causes.get(c) ?? 0);
+  return out;
+}
+
+const CAUSE_WORDS: Record<LateCause, string> = {
+  timer_thread: 'timer thread woken late',
+  loop_wake: 'event loop woken late',
+  loop_busy: 'event loop off its CPU or busy',
+};
+/** "timer thread woken late 40%, …" for a count per cause. */
+function causeSplit(counts: Record<LateCause, number>): string {
+  const total = LATE_CAUSES.reduce((sum, c) => sum + counts[c], 0);
+  if (total === 0) return 'none';
+  return LATE_CAUSES.map((c) => `${CAUSE_WORDS[c]} ${Math.round((100 * counts[c]) / total)}%`).join(', ');
 }
 
 const SAMPLES = 200_000;
@@ -462,6 +493,8 @@ interface Point {
   toxiOwn?: { p50: number; p99: number } | null;
   /** Share of the proxy's releases it ran more than 1 ms after their deadline (its own lateness histogram). */
   proxyLate1ms?: number;
+  /** Of those, how many each cause held up (mec_link_proxy_late_releases_total). */
+  proxyLateCauses?: Record<LateCause, number>;
 }
 
 interface Run {
@@ -551,6 +584,15 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
   console.log(
     `\n${met}/${points.length} points meet the target (at 1000 rps: |p50 err| < 0.3 ms and |p99 err| < 1 ms; everywhere: no worse than Toxiproxy where it was measured).`,
   );
+  if (points.every((p) => p.proxyLateCauses)) {
+    const all = Object.fromEntries(
+      LATE_CAUSES.map((c) => [c, points.reduce((sum, p) => sum + (p.proxyLateCauses?.[c] ?? 0), 0)]),
+    ) as Record<LateCause, number>;
+    const n = LATE_CAUSES.reduce((sum, c) => sum + all[c], 0);
+    console.log(
+      `the proxy's ${n} releases > 1 ms late, by where the time went (timer.ts lateCause): ${causeSplit(all)}`,
+    );
+  }
   console.log(
     "err = measured percentile − predicted (direct ⊕ model); noise = half-width of the 95% interval of that percentile for an exact emulator with this many samples (errors inside it are not resolved); naive = measured − direct − model percentile; gen lag = the load generator’s own event-loop delay (ms); cpu = share of one core used while measured; late>1ms = share of the proxy's releases it ran > 1 ms after their deadline (its own histogram); toxi vs own draws = Toxiproxy against the whole-millisecond delays it really draws (its timing alone; judged is the column against the configured model).",
   );
@@ -594,6 +636,14 @@ function medianOfRuns(files: string[]): void {
         : null,
       ...(ps.every((p) => p.proxyLate1ms !== undefined)
         ? { proxyLate1ms: med(ps.map((p) => p.proxyLate1ms as number)) }
+        : {}),
+      // Counts, not shares: summed over the runs, so the split below weighs every late release once.
+      ...(ps.every((p) => p.proxyLateCauses)
+        ? {
+            proxyLateCauses: Object.fromEntries(
+              LATE_CAUSES.map((c) => [c, ps.reduce((sum, p) => sum + (p.proxyLateCauses?.[c] ?? 0), 0)]),
+            ) as Record<LateCause, number>,
+          }
         : {}),
     };
   });
@@ -762,15 +812,15 @@ async function main() {
           let toxiCpuSeconds = 0;
           lag.reset();
           // The proxy's own lateness over the measured stretches only (not the warm-up bursts).
-          const lateWindows: Array<[Map<number, number>, Map<number, number>]> = [];
+          const lateWindows: Array<[ProxyTiming, ProxyTiming]> = [];
           for (let round = 0; round < ROUNDS; round++) {
             await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
             const cpu0 = cpuSeconds(proxy.pid);
-            let before = new Map<number, number>();
+            let before: ProxyTiming = { buckets: new Map(), causes: new Map() };
             await stretch.measure('proxy', proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
-              before = await latenessBuckets(proxyAdmin);
+              before = await proxyTiming(proxyAdmin);
             });
-            lateWindows.push([before, await latenessBuckets(proxyAdmin)]);
+            lateWindows.push([before, await proxyTiming(proxyAdmin)]);
             proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
             if (VARIANT) await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool);
             if (toxiOk) {
@@ -815,6 +865,7 @@ async function main() {
               ? { p50: quantile(viaToxi, 0.5) - toxiOwn.p50, p99: quantile(viaToxi, 0.99) - toxiOwn.p99 }
               : null,
             proxyLate1ms: lateShare['>1ms'] ?? Number.NaN,
+            proxyLateCauses: lateCauseCounts(lateWindows),
           };
           points.push(point);
           console.error(
@@ -822,7 +873,7 @@ async function main() {
               (point.toxi ? `, toxiproxy ${point.toxi.p50.toFixed(3)}/${point.toxi.p99.toFixed(3)}` : '') +
               `, gen lag p99 ${genLagP99.toFixed(2)} ms, proxy releases late ${Object.entries(lateShare)
                 .map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`)
-                .join(' ')}` +
+                .join(' ')} (${causeSplit(point.proxyLateCauses ?? lateCauseCounts([]))})` +
               ` ${targetMet(point) ? 'met' : 'MISSED'}`,
           );
         }

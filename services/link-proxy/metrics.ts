@@ -4,6 +4,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Impairment, Topology } from '../topology/index.ts';
 import { createConfiguredLinkGauges } from '../topology/link-gauges.ts';
+import { LATE_CAUSES } from './timer.ts';
 
 export type LinkLabels = { link: string; from: string; to: string };
 
@@ -45,6 +46,14 @@ export function createMetrics() {
     buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01],
     registers: [registry],
   });
+  const lateReleases = new Counter({
+    name: 'mec_link_proxy_late_releases_total',
+    help: 'Chunks released more than 1 ms after their scheduled time, by where the time went: cause="timer_thread" (the host woke the timer thread late), "loop_wake" (the host woke the event loop late), "loop_busy" (the event loop lost its CPU or was busy)',
+    labelNames: ['cause'] as const,
+    registers: [registry],
+  });
+  // Every cause is exported from the start, so a rate() over it reads 0 rather than nothing.
+  for (const cause of LATE_CAUSES) lateReleases.inc({ cause }, 0);
   const faults = new Gauge({
     name: 'mec_link_proxy_fault',
     help: 'Connection faults injected on a link (1 while active)',
@@ -92,6 +101,7 @@ export function createMetrics() {
     connections,
     activeConnections,
     lateness,
+    lateReleases,
     faults,
     profileChanges,
   };

@@ -173,6 +173,9 @@ describe('link proxy through real sockets', () => {
     assert.ok(lead('wake') >= 50e-6 && lead('wake') <= 300e-6, `wake lead ${lead('wake')} s`);
     assert.ok(lead('advance') >= 0 && lead('advance') <= 50e-6, `advance ${lead('advance')} s`);
     assert.match(text, /mec_link_proxy_bytes_total\{link="ue-edge",from="edge",to="ue"\} \d+/);
+    // Late releases by cause: every cause is there from the start, so rate() reads 0 rather than nothing.
+    for (const cause of ['timer_thread', 'loop_wake', 'loop_busy'])
+      assert.match(text, new RegExp(`mec_link_proxy_late_releases_total\\{cause="${cause}"\\} \\d+`));
     assert.match(
       text,
       /mec_link_proxy_added_delay_seconds_bucket\{le="0\.01",link="ue-edge",from="ue",to="edge"\}/,

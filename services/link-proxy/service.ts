@@ -41,7 +41,10 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     maxAdvanceNs: config.timerMaxAdvanceNs,
   });
   const metrics = createMetrics();
-  scheduler.onLateness = (ns) => metrics.lateness.observe(ns / 1e9);
+  scheduler.onLateness = (ns, cause) => {
+    metrics.lateness.observe(ns / 1e9);
+    if (cause) metrics.lateReleases.inc({ cause });
+  };
   metrics.readTimer(() => ({ wakeLeadNs: scheduler.earlyNs, advanceNs: scheduler.advanceNs }));
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
   const proxy = new LinkProxy(

@@ -6,6 +6,9 @@ import {
   COALESCE_NS,
   DEFAULT_MAX_ADVANCE_NS,
   EARLY_STEP_NS,
+  LATE_RELEASE_NS,
+  type LateCause,
+  lateCause,
   MAX_EARLY_NS,
   MIN_EARLY_NS,
   nextAdvance,
@@ -98,7 +101,102 @@ describe('adaptive wake-up lead', () => {
   });
 });
 
+describe('late release cause', () => {
+  const ms = 1e6;
+  const window = 0.5 * ms;
+  // A deadline at 10 ms; the helper armed 0.1 ms before it.
+  const cases: Array<[string, Parameters<typeof lateCause>[2], number, LateCause]> = [
+    [
+      'the helper woke 3 ms late',
+      { wakeNs: 9.9 * ms, postNs: 12.9 * ms, recvNs: 13 * ms },
+      13 * ms,
+      'timer_thread',
+    ],
+    [
+      'the helper was in time, the loop woke 2 ms late',
+      { wakeNs: 9.9 * ms, postNs: 9.9 * ms, recvNs: 12 * ms },
+      12 * ms,
+      'loop_wake',
+    ],
+    [
+      'the wake-up was in time, the release 2 ms later',
+      { wakeNs: 9.9 * ms, postNs: 9.9 * ms, recvNs: 9.95 * ms },
+      12 * ms,
+      'loop_busy',
+    ],
+    [
+      'the wake-up was armed for an earlier deadline',
+      { wakeNs: 5 * ms, postNs: 8 * ms, recvNs: 8 * ms },
+      12 * ms,
+      'loop_busy',
+    ],
+    [
+      'the wake-up was armed for a later deadline',
+      { wakeNs: 10.5 * ms, postNs: 13 * ms, recvNs: 13 * ms },
+      13 * ms,
+      'loop_busy',
+    ],
+    [
+      'no wake-up at all (coarse timers, or a deadline reached while spinning)',
+      undefined,
+      12 * ms,
+      'loop_busy',
+    ],
+  ];
+  for (const [what, wake, releaseNs, want] of cases)
+    it(`${what}: ${want}`, () => assert.equal(lateCause(10 * ms, releaseNs, wake, window), want));
+});
+
+/** Holds the event loop for `ns` (what a descheduled or busy proxy looks like from inside). */
+function block(ns: number): void {
+  const until = nowNs() + ns;
+  while (nowNs() < until);
+}
+
 describe('scheduler', () => {
+  it('names where a late release lost its time: the event loop woken late, or busy after waking', async () => {
+    const s = new PreciseScheduler();
+    const seen: Array<{ id: string; late: number; cause: LateCause | undefined }> = [];
+    let id = '';
+    s.onLateness = (late, cause) => seen.push({ id, late, cause });
+    try {
+      // The helper thread takes some milliseconds to start: until it runs, every wake-up is its fault.
+      await new Promise<void>((r) => s.at(nowNs() + 50e6, () => r()));
+      seen.length = 0;
+      // 1: the helper posts in time, but the loop is blocked past the deadline, so it reads the post late.
+      let start = nowNs();
+      let ran = new Promise<void>((r) => s.at(start + 3e6, () => r()));
+      id = 'loop_wake';
+      block(7e6);
+      await ran;
+      // 2: the loop takes the wake-up in time, then a callback keeps it 3 ms past the next deadline.
+      start = nowNs();
+      ran = new Promise<void>((r) => {
+        s.at(start + 3e6, () => block(3e6));
+        s.at(start + 3.2e6, () => r());
+      });
+      id = 'loop_busy';
+      await ran;
+      // 3: a release in time has no cause.
+      start = nowNs();
+      id = 'in_time';
+      await new Promise<void>((r) => s.at(start + 3e6, () => r()));
+    } finally {
+      s.close();
+    }
+    // (A host stall can make the in-time release late too; that one is not part of the claim.)
+    const late = seen.filter((x) => x.late > LATE_RELEASE_NS && x.id !== 'in_time');
+    assert.deepEqual(
+      late.map((x) => [x.id, x.cause]),
+      [
+        ['loop_wake', 'loop_wake'],
+        ['loop_busy', 'loop_busy'],
+      ],
+      JSON.stringify(seen),
+    );
+    assert.ok(seen.filter((x) => x.late <= LATE_RELEASE_NS).every((x) => x.cause === undefined));
+  });
+
   for (const mode of TIMER_MODES) {
     it(`${mode}: runs every callback, never early beyond the bound, in deadline order, skipping cancelled ones`, async () => {
       const s = new PreciseScheduler({ mode });

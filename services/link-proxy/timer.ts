@@ -154,11 +154,55 @@ function before(x: Entry, y: Entry): boolean {
   return x.dueNs < y.dueNs || (x.dueNs === y.dueNs && x.seq < y.seq);
 }
 
+/** Releases later than this are counted with a cause (see lateCause). */
+export const LATE_RELEASE_NS = 1_000_000;
+
+/** Why a release ran late, for the three ways the host can hold it up (see lateCause). */
+export type LateCause = 'timer_thread' | 'loop_wake' | 'loop_busy';
+export const LATE_CAUSES: readonly LateCause[] = ['timer_thread', 'loop_wake', 'loop_busy'];
+
+/** One wake-up of the event loop by the helper thread, on nowNs()'s clock. */
+export interface Wake {
+  /** What the helper was armed for. */
+  wakeNs: number;
+  /** When it woke and posted (the futex sleep ended). */
+  postNs: number;
+  /** When the event loop ran the message. */
+  recvNs: number;
+}
+
+/**
+ * Where a late release lost its time, pure. Three stretches can hold it up, and the longest is named:
+ *   - timer_thread: the helper thread's futex sleep ended late (postNs − wakeNs): the host woke a sleeping
+ *     thread late;
+ *   - loop_wake: the helper posted in time but the sleeping event loop woke late (recvNs − postNs);
+ *   - loop_busy: the loop had the wake-up (or needed none) and still ran the release late: it was
+ *     descheduled while spinning, or busy with other work (release − the later of recvNs and the deadline).
+ * `wake` is the last wake-up the loop received; one armed for another deadline (more than `windowNs` before
+ * this one, or after it) does not count. The fidelity benchmark prints the split; see the README's fidelity
+ * section for what it showed here.
+ */
+export function lateCause(
+  dueNs: number,
+  releaseNs: number,
+  wake: Wake | undefined,
+  windowNs: number,
+): LateCause {
+  const relevant = wake !== undefined && wake.wakeNs <= dueNs && dueNs - wake.wakeNs <= windowNs;
+  if (!relevant) return 'loop_busy';
+  const thread = wake.postNs - wake.wakeNs;
+  const hop = wake.recvNs - wake.postNs;
+  const busy = releaseNs - Math.max(wake.recvNs, dueNs);
+  if (thread >= hop && thread >= busy) return 'timer_thread';
+  return hop >= busy ? 'loop_wake' : 'loop_busy';
+}
+
 export interface TimerHandle {
   cancel(): void;
 }
 
-// The helper thread: sleeps until the armed wake time, then posts one message. The main thread arms it by
+// The helper thread: sleeps until the armed wake time, then posts one message (what it was armed for, when it
+// woke). The main thread arms it by
 // storing a wake time and bumping the generation (which interrupts a sleep); compareExchange makes sure a
 // wake time re-armed during the post is not lost.
 const WAKER_SOURCE = `
@@ -172,7 +216,7 @@ for (;;) {
   if (w === 0n) { Atomics.wait(gen, 0, g); continue; }
   const now = process.hrtime.bigint() - epoch;
   if (now < w) { Atomics.wait(gen, 0, g, Number(w - now) / 1e6); continue; }
-  if (Atomics.compareExchange(wake, 0, w, 0n) === w) parentPort.postMessage(Number(w));
+  if (Atomics.compareExchange(wake, 0, w, 0n) === w) parentPort.postMessage([Number(w), Number(now)]);
 }`;
 
 export class PreciseScheduler {
@@ -194,8 +238,13 @@ export class PreciseScheduler {
   advanceNs = 0;
   /** Whether the 1 µs timer slack could be set. */
   readonly slackReduced: boolean;
-  /** Called with how late each callback ran (ns; negative: early, by at most maxAdvanceNs). */
-  onLateness: ((lateNs: number) => void) | undefined;
+  /**
+   * Called with how late each callback ran (ns; negative: early, by at most maxAdvanceNs) and, when that is
+   * more than LATE_RELEASE_NS, why (see lateCause).
+   */
+  onLateness: ((lateNs: number, cause: LateCause | undefined) => void) | undefined;
+  /** The last wake-up from the helper thread (for lateCause). */
+  private lastWake: Wake | undefined;
 
   constructor(options: { mode?: TimerMode; earlyNs?: number; maxAdvanceNs?: number } = {}) {
     this.mode = options.mode ?? 'precise';
@@ -213,8 +262,10 @@ export class PreciseScheduler {
       this.wake = new BigInt64Array(sab, 8, 1);
       this.worker = new Worker(WAKER_SOURCE, { eval: true, workerData: { sab, epoch: EPOCH } });
       this.worker.unref();
-      this.worker.on('message', (wakeNs: number) => {
-        this.earlyNs = nextEarly(this.earlyNs, nowNs() - wakeNs, this.minEarlyNs, this.maxEarlyNs);
+      this.worker.on('message', ([wakeNs, postNs]: [number, number]) => {
+        const recvNs = nowNs();
+        this.lastWake = { wakeNs, postNs, recvNs };
+        this.earlyNs = nextEarly(this.earlyNs, recvNs - wakeNs, this.minEarlyNs, this.maxEarlyNs);
         this.pump();
       });
     }
@@ -277,7 +328,14 @@ export class PreciseScheduler {
       }
       // After the callback, which judged what is due with the same lead as this loop did.
       if (e.ahead) this.advanceNs = nextAdvance(this.advanceNs, late, this.maxAdvanceNs);
-      this.onLateness?.(late);
+      if (this.onLateness) {
+        // How far before its deadline a wake-up can have been armed: the lead, the advance, the coalescing.
+        const window = this.maxEarlyNs + this.maxAdvanceNs + COALESCE_NS;
+        this.onLateness(
+          late,
+          late > LATE_RELEASE_NS ? lateCause(e.dueNs, now, this.lastWake, window) : undefined,
+        );
+      }
       now = nowNs();
     }
     this.plan();
