@@ -22,7 +22,9 @@
 // The environment reaches the proxy and Toxiproxy: `TIMER_MODE=spin` or `GOMAXPROCS=1` measure those settings.
 //
 //   node bench/link-fidelity.ts [--quick] [--seconds N] [--json FILE] [--coarse | --compare DIR] [--no-capture]
-//                               [--delays 1,5] [--rates 1000]
+//                               [--delays 1,5] [--rates 1000] [--rt N]
+//   --rt N runs the emulators (the proxy, its variant, Toxiproxy) under SCHED_FIFO priority N (`chrt -f N`,
+//   root or CAP_SYS_NICE): what they do when no other process on the host can make them wait for a CPU.
 //   --coarse adds the proxy with setTimeout-only timers (what the precise timer buys); --compare DIR adds the
 //   proxy of another checkout (e.g. `git worktree add /tmp/old HEAD~3`), measured interleaved, for A/B.
 //   node bench/link-fidelity.ts --median run1.json run2.json ...   (per point, the median of several runs)
@@ -49,6 +51,7 @@ const { values: flags, positionals } = parseArgs({
     compare: { type: 'string' },
     delays: { type: 'string' },
     rates: { type: 'string' },
+    rt: { type: 'string' },
   },
   allowPositionals: true,
 });
@@ -77,6 +80,16 @@ async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** --rt: the real-time priority the emulators run at, or undefined. */
+const RT = flags.rt === undefined ? undefined : Number(flags.rt);
+if (RT !== undefined && !(Number.isInteger(RT) && RT >= 1 && RT <= 99))
+  throw new Error(`--rt ${flags.rt}: expected a SCHED_FIFO priority, 1-99`);
+
+/** An emulator's command line, under `chrt -f` with --rt (chrt execs it, so the pid stays the emulator's). */
+function emulator(cmd: string, args: string[]): [string, string[]] {
+  return RT === undefined ? [cmd, args] : ['chrt', ['-f', String(RT), cmd, ...args]];
 }
 
 function start(
@@ -501,6 +514,8 @@ interface Run {
   load: string;
   /** How round trips were timed (older JSON: the generator). */
   timing?: string;
+  /** --rt: the SCHED_FIFO priority the emulators ran at. */
+  rt?: number;
   /** What the third target was (--coarse / --compare), for its column. */
   variant?: string | null;
   toxiproxy: string | null;
@@ -649,6 +664,8 @@ function medianOfRuns(files: string[]): void {
   });
   console.log(`median of ${runs.length} runs; load averages: ${runs.map((r) => r.load).join(' | ')}`);
   console.log(`timing: ${runs.map((r) => r.timing ?? 'generator').join(' | ')}`);
+  if (runs.some((r) => r.rt !== undefined))
+    console.log(`emulators at SCHED_FIFO: ${runs.map((r) => r.rt ?? 'no').join(' | ')}`);
   for (const r of runs) console.log(describeHost(r.host ?? null));
   for (const rate of first.overhead.map((o) => o.rate)) {
     const os = runs.map((r) => r.overhead.find((o) => o.rate === rate) as { p50: number; p99: number });
@@ -686,7 +703,7 @@ async function main() {
     );
     const proxyPort = await freePort();
     const proxyAdmin = await freePort();
-    const proxy = start('proxy', process.execPath, ['services/link-proxy/main.ts'], {
+    const proxy = start('proxy', ...emulator(process.execPath, ['services/link-proxy/main.ts']), {
       HOST: '127.0.0.1',
       ADMIN_PORT: String(proxyAdmin),
       ROUTES: `127.0.0.1:${proxyPort}=ue->edge=127.0.0.1:${echoPort}`,
@@ -701,8 +718,7 @@ async function main() {
       children.push(
         start(
           `proxy-${VARIANT.label}`,
-          process.execPath,
-          ['services/link-proxy/main.ts'],
+          ...emulator(process.execPath, ['services/link-proxy/main.ts']),
           {
             HOST: '127.0.0.1',
             ADMIN_PORT: String(coarseAdmin),
@@ -719,7 +735,7 @@ async function main() {
     const toxiAdmin = await freePort();
     let toxi: ChildProcess | undefined;
     if (haveToxi) {
-      toxi = start('toxiproxy', toxiBin, ['-host', '127.0.0.1', '-port', String(toxiAdmin)], {
+      toxi = start('toxiproxy', ...emulator(toxiBin, ['-host', '127.0.0.1', '-port', String(toxiAdmin)]), {
         LOG_LEVEL: 'error',
       });
       children.push(toxi);
@@ -748,7 +764,8 @@ async function main() {
 
     const loadBefore = loadAverage();
     console.log(
-      `link fidelity: round trip through the proxy vs direct ⊕ configured (ms); ${SECONDS} s per point in ${ROUNDS} interleaved rounds, loopback; load average ${loadBefore}`,
+      `link fidelity: round trip through the proxy vs direct ⊕ configured (ms); ${SECONDS} s per point in ${ROUNDS} interleaved rounds, loopback; load average ${loadBefore}` +
+        (RT === undefined ? '' : `; emulators at SCHED_FIFO ${RT}`),
     );
     console.log(describeHost(host));
     console.log(
@@ -886,6 +903,7 @@ async function main() {
       const run: Run = {
         load: `${loadBefore} → ${loadAfter}`,
         timing: CAPTURE.ok ? 'kernel (tcpdump)' : `generator (${CAPTURE.why})`,
+        ...(RT === undefined ? {} : { rt: RT }),
         toxiproxy: haveToxi ? toxiBin : null,
         variant: VARIANT ? `${VARIANT.label}${flags.compare ? ` ${flags.compare}` : ''}` : null,
         overhead,

@@ -74,6 +74,7 @@ describe('proxy config', () => {
         ADMIN_PORT: 'x',
         SEED: '-1',
         TIMER_MODE: 'fast',
+        TIMER_NICE: '-21',
       },
       [],
     );
@@ -83,6 +84,7 @@ describe('proxy config', () => {
     assert.match(text, /ADMIN_PORT="x" is invalid/);
     assert.match(text, /SEED="-1"/);
     assert.match(text, /TIMER_MODE="fast"/);
+    assert.match(text, /TIMER_NICE="-21"/);
     assert.match(text, /two routes listen on 0\.0\.0\.0:8081/);
   });
   it('needs at least one route; an unknown flag is an error', () => {

@@ -31,6 +31,7 @@ export interface ProxyConfig {
   timerMode: TimerMode;
   timerEarlyNs: number;
   timerMaxAdvanceNs: number;
+  timerNice: number | undefined;
   seed: number | undefined;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
@@ -96,6 +97,12 @@ export const proxyConfigSpec = {
     DEFAULT_MAX_ADVANCE_NS / 1000,
     0,
     1000,
+  ),
+  timerNice: optionalIntegerVar(
+    'TIMER_NICE',
+    'nice value of the threads that time releases (event loop, timer thread); below 0 needs CAP_SYS_NICE (unset: inherited)',
+    -20,
+    19,
   ),
   seed: optionalIntegerVar('SEED', 'replayable jitter draws (unset: random)', 0, 2 ** 32 - 1),
   logLevel: enumVar('LOG_LEVEL', 'lowest log level written', 'info' as LogLevel, LOG_LEVELS),
@@ -223,6 +230,7 @@ export function parseProxyConfig(
     timerMode: v.timerMode,
     timerEarlyNs: v.timerEarlyUs * 1000,
     timerMaxAdvanceNs: v.timerMaxAdvanceUs * 1000,
+    timerNice: v.timerNice,
     seed: v.seed,
     logLevel: v.logLevel,
     shutdownTimeoutSeconds: v.shutdownTimeoutSeconds,

@@ -9,7 +9,7 @@ import type { LogLevel, ProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
 import { createMetrics } from './metrics.ts';
 import { LinkProxy } from './proxy.ts';
-import { PreciseScheduler } from './timer.ts';
+import { PreciseScheduler, setThreadNice } from './timer.ts';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -35,6 +35,17 @@ export interface LinkProxyService {
 
 export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<LinkProxyService> {
   const topology = await loadProfile(config.profile);
+  // Before the scheduler starts its helper thread, which inherits the nice value.
+  if (config.timerNice !== undefined) {
+    const failed = setThreadNice(config.timerNice);
+    if (failed)
+      log('warn', 'TIMER_NICE not applied; releases keep the inherited priority', {
+        nice: config.timerNice,
+        error: failed,
+        fix: 'a nice below 0 needs the SYS_NICE capability (securityContext.capabilities.add) or an RLIMIT_NICE that allows it',
+      });
+    else log('info', 'timer threads run at nice', { nice: config.timerNice });
+  }
   const scheduler = new PreciseScheduler({
     mode: config.timerMode,
     earlyNs: config.timerEarlyNs,

@@ -15,6 +15,7 @@
 //     of it ahead of their deadline (`nextAdvance`), never more than `maxAdvanceNs` early, so the median
 //     release lands on the deadline instead of ~30 µs after it.
 import { writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
 export type TimerMode = 'precise' | 'coarse' | 'spin';
@@ -81,6 +82,21 @@ export function reduceTimerSlack(): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Sets the calling thread's nice value; threads it starts afterwards (the timer's helper) inherit it. Linux
+ * keeps nice per thread, so Node's own earlier threads (GC, libuv pool) keep theirs. Returns why it failed
+ * (below 0 needs CAP_SYS_NICE or RLIMIT_NICE), or undefined. Why bother: on a host whose CPUs are shared with
+ * the traffic's own processes, most releases more than 1 ms late waited for a CPU (see the README).
+ */
+export function setThreadNice(nice: number): string | undefined {
+  try {
+    os.setPriority(0, nice);
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
   }
 }
 
@@ -202,11 +218,11 @@ export interface TimerHandle {
 }
 
 // The helper thread: sleeps until the armed wake time, then posts one message (what it was armed for, when it
-// woke). The main thread arms it by
-// storing a wake time and bumping the generation (which interrupts a sleep); compareExchange makes sure a
-// wake time re-armed during the post is not lost.
+// woke). The main thread arms it by storing a wake time and bumping the generation (which interrupts a sleep);
+// compareExchange makes sure a wake time re-armed during the post is not lost. getBuiltinModule, not require:
+// the worker inherits the parent's flags, and under --input-type=module eval'd code is a module.
 const WAKER_SOURCE = `
-const { workerData, parentPort } = require('node:worker_threads');
+const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
 const gen = new Int32Array(workerData.sab, 0, 1);
 const wake = new BigInt64Array(workerData.sab, 8, 1);
 const epoch = workerData.epoch;
