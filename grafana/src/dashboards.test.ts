@@ -19,6 +19,8 @@ const RAW_METRICS = new Set([
   'mec_link_proxy_bytes_total',
   'mec_link_proxy_added_delay_seconds_bucket',
   'mec_link_proxy_connections_total',
+  'mec_link_proxy_late_releases_total',
+  'mec_link_proxy_release_lateness_seconds_count',
   'mec_link_netem_available',
   'mec_link_netem_drops_total',
   'mec_link_agent_last_apply_timestamp_seconds',
@@ -123,7 +125,7 @@ describe('generated dashboards', () => {
       .join('\n');
     for (const name of RAW_METRICS) {
       if (name.startsWith('probe_')) continue; // the blackbox exporter's own
-      const base = name.replace(/_bucket$/, '');
+      const base = name.replace(/_(bucket|count|sum)$/, '');
       assert.ok(
         exporters.includes(`'${base}'`),
         `${name} is read by a panel but no component exports ${base}`,

@@ -42,7 +42,9 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
       log('warn', 'TIMER_NICE not applied; releases keep the inherited priority', {
         nice: config.timerNice,
         error: failed,
-        fix: 'a nice below 0 needs the SYS_NICE capability (securityContext.capabilities.add) or an RLIMIT_NICE that allows it',
+        // Checked in Docker here: a container user other than root gets EACCES even with --cap-add SYS_NICE,
+        // because added capabilities only reach root's effective set.
+        fix: 'a nice below 0 needs CAP_SYS_NICE in effect (root, or root in a container with SYS_NICE added; a non-root container user does not get added capabilities) or an RLIMIT_NICE that allows it (docker run --ulimit nice=30 allows -10)',
       });
     else log('info', 'timer threads run at nice', { nice: config.timerNice });
   }

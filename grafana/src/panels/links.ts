@@ -134,6 +134,24 @@ export function emulationPanels() {
       ],
     }),
     timeseries({
+      title: 'Proxy: releases more than 1 ms late, by cause',
+      description:
+        "Share of the link proxy's releases that ran more than 1 ms after their scheduled time, by where the time went (proxy backend only). Above 0.5% the p99 panels show the host, not the link. loop_busy: the proxy waited for a CPU other processes held (give it priority or cores of its own); timer_thread / loop_wake: the host woke a sleeping thread late. See services/link-proxy/README.md.",
+      unit: UNIT.ratio,
+      width: 12,
+      min: 0,
+      thresholds: [
+        [null, 'green'],
+        [0.005, 'red'],
+      ],
+      queries: [
+        query(
+          'sum by (cause) (rate(mec_link_proxy_late_releases_total[1m])) / scalar(sum(rate(mec_link_proxy_release_lateness_seconds_count[1m])))',
+          '{{cause}}',
+        ),
+      ],
+    }),
+    timeseries({
       title: 'Proxy: throughput per direction',
       description: 'Bits per second the link proxy forwards in each direction (proxy backend only).',
       unit: UNIT.bitsPerSecond,
