@@ -136,9 +136,19 @@ function cpuSeconds(pid: number | undefined): number {
 }
 
 /**
- * An open-loop load: requests at `rate`/s for `seconds`, each on an idle pooled connection (warmed, so no
- * handshake is measured), one outstanding request per connection. Returns round trips in ms.
+ * Seconds a process's main thread has spent runnable but waiting for a CPU (the run queue), from
+ * /proc/<pid>/task/<pid>/schedstat (needs the kernel's sched info, present on common kernels); NaN without it.
+ * The late-release causes showed that most of the proxy's late releases happen while it waits there.
  */
+function runQueueSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** The generator's own event-loop delay while measuring (p99, ms): a stall here is not the proxy's. */
 const lag = monitorEventLoopDelay({ resolution: 1 });
 
@@ -508,6 +518,8 @@ interface Point {
   proxyLate1ms?: number;
   /** Of those, how many each cause held up (mec_link_proxy_late_releases_total). */
   proxyLateCauses?: Record<LateCause, number>;
+  /** How long the proxy's event loop waited for a CPU while measured, ms per second (schedstat). */
+  proxyRunQueueMsPerS?: number;
 }
 
 interface Run {
@@ -556,6 +568,7 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     '(naive p50/p99)',
     'cpu',
     'late>1ms',
+    'cpu wait',
     ...(haveCoarse ? [`${label} p50`, 'p99'] : []),
     ...(haveToxi ? ['toxi err p50', 'p99', '(naive p50/p99)', 'cpu', 'toxi vs own draws p50/p99'] : []),
     'target',
@@ -576,6 +589,7 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     `${f(p.proxy.naiveP50)}/${f(p.proxy.naiveP99)}`,
     `${Math.round(p.proxy.cpu * 100)}%`,
     p.proxyLate1ms === undefined ? '' : `${(p.proxyLate1ms * 100).toFixed(2)}%`,
+    p.proxyRunQueueMsPerS === undefined ? '' : `${p.proxyRunQueueMsPerS.toFixed(1)} ms/s`,
     ...(haveCoarse ? [f(p.coarse?.p50 ?? Number.NaN), f(p.coarse?.p99 ?? Number.NaN)] : []),
     ...(haveToxi
       ? p.toxi
@@ -609,7 +623,7 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     );
   }
   console.log(
-    "err = measured percentile − predicted (direct ⊕ model); noise = half-width of the 95% interval of that percentile for an exact emulator with this many samples (errors inside it are not resolved); naive = measured − direct − model percentile; gen lag = the load generator’s own event-loop delay (ms); cpu = share of one core used while measured; late>1ms = share of the proxy's releases it ran > 1 ms after their deadline (its own histogram); toxi vs own draws = Toxiproxy against the whole-millisecond delays it really draws (its timing alone; judged is the column against the configured model).",
+    "err = measured percentile − predicted (direct ⊕ model); noise = half-width of the 95% interval of that percentile for an exact emulator with this many samples (errors inside it are not resolved); naive = measured − direct − model percentile; gen lag = the load generator’s own event-loop delay (ms); cpu = share of one core used while measured; late>1ms = share of the proxy's releases it ran > 1 ms after their deadline (its own histogram); cpu wait = how long the proxy's event loop waited for a CPU, ms per second (schedstat); toxi vs own draws = Toxiproxy against the whole-millisecond delays it really draws (its timing alone; judged is the column against the configured model).",
   );
 }
 
@@ -649,6 +663,9 @@ function medianOfRuns(files: string[]): void {
             p99: med(ps.map((p) => (p.toxiOwn as { p99: number }).p99)),
           }
         : null,
+      ...(ps.every((p) => p.proxyRunQueueMsPerS !== undefined)
+        ? { proxyRunQueueMsPerS: med(ps.map((p) => p.proxyRunQueueMsPerS as number)) }
+        : {}),
       ...(ps.every((p) => p.proxyLate1ms !== undefined)
         ? { proxyLate1ms: med(ps.map((p) => p.proxyLate1ms as number)) }
         : {}),
@@ -826,6 +843,7 @@ async function main() {
             ...(toxiOk ? [toxiPort] : []),
           ]);
           let proxyCpuSeconds = 0;
+          let proxyWaitSeconds = 0;
           let toxiCpuSeconds = 0;
           lag.reset();
           // The proxy's own lateness over the measured stretches only (not the warm-up bursts).
@@ -833,10 +851,13 @@ async function main() {
           for (let round = 0; round < ROUNDS; round++) {
             await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
             const cpu0 = cpuSeconds(proxy.pid);
+            let wait0 = Number.NaN;
             let before: ProxyTiming = { buckets: new Map(), causes: new Map() };
             await stretch.measure('proxy', proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
+              wait0 = runQueueSeconds(proxy.pid); // the measured stretch only, as the lateness below
               before = await proxyTiming(proxyAdmin);
             });
+            proxyWaitSeconds += runQueueSeconds(proxy.pid) - wait0;
             lateWindows.push([before, await proxyTiming(proxyAdmin)]);
             proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
             if (VARIANT) await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool);
@@ -883,12 +904,15 @@ async function main() {
               : null,
             proxyLate1ms: lateShare['>1ms'] ?? Number.NaN,
             proxyLateCauses: lateCauseCounts(lateWindows),
+            proxyRunQueueMsPerS: (proxyWaitSeconds / SECONDS) * 1e3,
           };
           points.push(point);
           console.error(
             `  ${delay} ms ±${jitter} at ${rate} rps: proxy ${point.proxy.p50.toFixed(3)}/${point.proxy.p99.toFixed(3)}` +
               (point.toxi ? `, toxiproxy ${point.toxi.p50.toFixed(3)}/${point.toxi.p99.toFixed(3)}` : '') +
-              `, gen lag p99 ${genLagP99.toFixed(2)} ms, proxy releases late ${Object.entries(lateShare)
+              `, gen lag p99 ${genLagP99.toFixed(2)} ms, proxy waited for a CPU ${point.proxyRunQueueMsPerS?.toFixed(1)} ms/s, releases late ${Object.entries(
+                lateShare,
+              )
                 .map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`)
                 .join(' ')} (${causeSplit(point.proxyLateCauses ?? lateCauseCounts([]))})` +
               ` ${targetMet(point) ? 'met' : 'MISSED'}`,
