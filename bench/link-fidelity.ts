@@ -28,18 +28,29 @@
 //   --coarse adds the proxy with setTimeout-only timers (what the precise timer buys); --compare DIR adds the
 //   proxy of another checkout (e.g. `git worktree add /tmp/old HEAD~3`), measured interleaved, for A/B.
 //   node bench/link-fidelity.ts --median run1.json run2.json ...   (per point, the median of several runs)
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
 import { LATE_CAUSES, type LateCause, reduceTimerSlack } from '../services/link-proxy/timer.ts';
 import type { Impairment } from '../services/topology/index.ts';
 import { captureAvailable, roundTrips, type Segment, startCapture } from './capture.ts';
+import {
+  addToxiproxyRoute,
+  cpuSeconds,
+  freePort,
+  parseRt,
+  runQueueSeconds,
+  setProxyDelay,
+  setToxiproxyDelay,
+  startEcho,
+  startProxy,
+  startToxiproxy,
+  waitPort,
+} from './emulators.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const { values: flags, positionals } = parseArgs({
   options: {
     quick: { type: 'boolean' },
@@ -74,80 +85,8 @@ const WARMUP_BYTE = 97;
 const CAPTURE = flags['no-capture'] ? { ok: false as const, why: '--no-capture' } : captureAvailable();
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 /** --rt: the real-time priority the emulators run at, or undefined. */
-const RT = flags.rt === undefined ? undefined : Number(flags.rt);
-if (RT !== undefined && !(Number.isInteger(RT) && RT >= 1 && RT <= 99))
-  throw new Error(`--rt ${flags.rt}: expected a SCHED_FIFO priority, 1-99`);
-
-/** An emulator's command line, under `chrt -f` with --rt (chrt execs it, so the pid stays the emulator's). */
-function emulator(cmd: string, args: string[]): [string, string[]] {
-  return RT === undefined ? [cmd, args] : ['chrt', ['-f', String(RT), cmd, ...args]];
-}
-
-function start(
-  name: string,
-  cmd: string,
-  args: string[],
-  env: Record<string, string> = {},
-  cwd = ROOT,
-): ChildProcess {
-  const child = spawn(cmd, args, {
-    cwd,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  child.stderr?.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
-  return child;
-}
-
-async function waitPort(port: number, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`port ${port} did not open`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-/** CPU seconds a process has used (user + system), from /proc. */
-function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * Seconds a process's main thread has spent runnable but waiting for a CPU (the run queue), from
- * /proc/<pid>/task/<pid>/schedstat (needs the kernel's sched info, present on common kernels); NaN without it.
- * The late-release causes showed that most of the proxy's late releases happen while it waits there.
- */
-function runQueueSeconds(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-  } catch {
-    return Number.NaN;
-  }
-}
+const RT = parseRt(flags.rt);
 
 /** The generator's own event-loop delay while measuring (p99, ms): a stall here is not the proxy's. */
 const lag = monitorEventLoopDelay({ resolution: 1 });
@@ -466,27 +405,6 @@ function describeHost(h: Run['host']): string {
   );
 }
 
-function profileFor(delayMs: number, jitterMs: number) {
-  return {
-    apiVersion: 'mec-testbed.dev/v1alpha1',
-    kind: 'LinkProfile',
-    name: 'bench',
-    links: {
-      'ue-edge': { latency: `${delayMs}ms`, jitter: `${jitterMs}ms`, distribution: 'uniform' },
-      'edge-cloud': { latency: '0ms' },
-    },
-  };
-}
-
-async function http(method: string, url: string, body?: unknown): Promise<void> {
-  const res = await fetch(url, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  if (!res.ok && res.status !== 409) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
-}
-
 /** Errors (ms) of one target at one point: measured − predicted (convolved), and the naive subtraction. */
 interface Errors {
   p50: number;
@@ -712,20 +630,14 @@ async function main() {
     // Before any child starts: the host alone.
     const host = hostWakeFloor();
     const echoPort = await freePort();
-    children.push(
-      start('echo', process.execPath, [
-        '-e',
-        `require('node:net').createServer({ noDelay: true }, (s) => s.pipe(s)).listen(${echoPort}, '127.0.0.1')`,
-      ]),
-    );
+    children.push(startEcho(echoPort));
     const proxyPort = await freePort();
     const proxyAdmin = await freePort();
-    const proxy = start('proxy', ...emulator(process.execPath, ['services/link-proxy/main.ts']), {
-      HOST: '127.0.0.1',
-      ADMIN_PORT: String(proxyAdmin),
-      ROUTES: `127.0.0.1:${proxyPort}=ue->edge=127.0.0.1:${echoPort}`,
-      LOG_LEVEL: 'warn',
-    });
+    const proxy = startProxy(
+      'proxy',
+      { port: proxyPort, adminPort: proxyAdmin, upstreamPort: echoPort },
+      { ...(RT === undefined ? {} : { rt: RT }) },
+    );
     children.push(proxy);
     // --coarse: the same proxy with setTimeout only (whole-millisecond timers), to show what the precise timer
     // buys. Off by default: its share of the time buys more samples for the targets that are judged.
@@ -733,17 +645,14 @@ async function main() {
     const coarseAdmin = await freePort();
     if (VARIANT)
       children.push(
-        start(
+        startProxy(
           `proxy-${VARIANT.label}`,
-          ...emulator(process.execPath, ['services/link-proxy/main.ts']),
+          { port: coarsePort, adminPort: coarseAdmin, upstreamPort: echoPort },
           {
-            HOST: '127.0.0.1',
-            ADMIN_PORT: String(coarseAdmin),
-            ROUTES: `127.0.0.1:${coarsePort}=ue->edge=127.0.0.1:${echoPort}`,
-            LOG_LEVEL: 'warn',
-            ...VARIANT.env,
+            ...(RT === undefined ? {} : { rt: RT }),
+            env: VARIANT.env,
+            ...(VARIANT.cwd ? { cwd: VARIANT.cwd } : {}),
           },
-          VARIANT.cwd,
         ),
       );
     const toxiBin = process.env.TOXIPROXY_BIN ?? '';
@@ -752,9 +661,7 @@ async function main() {
     const toxiAdmin = await freePort();
     let toxi: ChildProcess | undefined;
     if (haveToxi) {
-      toxi = start('toxiproxy', ...emulator(toxiBin, ['-host', '127.0.0.1', '-port', String(toxiAdmin)]), {
-        LOG_LEVEL: 'error',
-      });
+      toxi = startToxiproxy(toxiBin, toxiAdmin, RT);
       children.push(toxi);
     }
     await Promise.all([
@@ -763,21 +670,7 @@ async function main() {
       ...(VARIANT ? [waitPort(coarsePort)] : []),
       ...(haveToxi ? [waitPort(toxiAdmin)] : []),
     ]);
-    if (haveToxi) {
-      const api = `http://127.0.0.1:${toxiAdmin}`;
-      await http('POST', `${api}/proxies`, {
-        name: 'bench',
-        listen: `127.0.0.1:${toxiPort}`,
-        upstream: `127.0.0.1:${echoPort}`,
-      });
-      for (const stream of ['upstream', 'downstream'])
-        await http('POST', `${api}/proxies/bench/toxics`, {
-          name: `lat_${stream}`,
-          type: 'latency',
-          stream,
-          attributes: { latency: 0, jitter: 0 },
-        });
-    }
+    if (haveToxi) await addToxiproxyRoute(toxiAdmin, toxiPort, echoPort);
 
     const loadBefore = loadAverage();
     console.log(
@@ -798,7 +691,7 @@ async function main() {
     // The floor: what the proxy adds with no delay configured (two extra socket hops per round trip).
     const overhead: Run['overhead'] = [];
     for (const rate of RATES) {
-      await http('PUT', `http://127.0.0.1:${proxyAdmin}/api/v1/profile`, profileFor(0, 0));
+      await setProxyDelay(proxyAdmin, 0, 0);
       const stretch = await Stretch.start([echoPort, proxyPort]);
       for (let round = 0; round < ROUNDS; round++) {
         await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, 20);
@@ -822,18 +715,12 @@ async function main() {
         for (const jitter of [0, delay / 5]) {
           const imp = impairment(delay, jitter);
           const model = modelRtt(imp);
-          await http('PUT', `http://127.0.0.1:${proxyAdmin}/api/v1/profile`, profileFor(delay, jitter));
+          await setProxyDelay(proxyAdmin, delay, jitter);
           // Toxiproxy takes whole milliseconds: a jitter below 1 ms cannot be configured there.
           const toxiOk = haveToxi && Number.isInteger(jitter);
-          if (toxiOk) {
-            for (const stream of ['upstream', 'downstream'])
-              await http('POST', `http://127.0.0.1:${toxiAdmin}/proxies/bench/toxics/lat_${stream}`, {
-                attributes: { latency: delay, jitter },
-              });
-          }
+          if (toxiOk) await setToxiproxyDelay(toxiAdmin, delay, jitter);
           const pool = Math.ceil((rate * (2 * delay + 2 * jitter + 5) * 2) / 1000) + 10;
-          if (VARIANT)
-            await http('PUT', `http://127.0.0.1:${coarseAdmin}/api/v1/profile`, profileFor(delay, jitter));
+          if (VARIANT) await setProxyDelay(coarseAdmin, delay, jitter);
           // Interleaved rounds: the host's load drifts (other jobs share it), so each target gets its share of
           // every phase instead of one target getting a quiet minute and another a busy one.
           const stretch = await Stretch.start([

@@ -1,0 +1,179 @@
+// What the fidelity benchmarks share: starting the echo server, the link proxy and Toxiproxy on loopback,
+// configuring a delay on each, and reading a process's CPU use and run-queue wait from /proc. Loopback only.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** An emulator's command line, under `chrt -f rt` when rt is set (chrt execs it, so the pid stays the emulator's). */
+export function emulatorCommand(rt: number | undefined, cmd: string, args: string[]): [string, string[]] {
+  return rt === undefined ? [cmd, args] : ['chrt', ['-f', String(rt), cmd, ...args]];
+}
+
+/** Parses a --rt value: a SCHED_FIFO priority, or undefined when the flag is absent. */
+export function parseRt(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const rt = Number(raw);
+  if (!(Number.isInteger(rt) && rt >= 1 && rt <= 99))
+    throw new Error(`--rt ${raw}: expected a SCHED_FIFO priority, 1-99`);
+  return rt;
+}
+
+/** Spawns a child whose stderr is shown with its name; stdout is dropped. */
+export function start(
+  name: string,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  cwd = ROOT,
+): ChildProcess {
+  const child = spawn(cmd, args, {
+    cwd,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr?.on('data', (d) => process.stderr.write(`[${name}] ${d}`));
+  return child;
+}
+
+export async function waitPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`port ${port} did not open`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A TCP echo server on loopback, in its own process (its own event loop, as a real upstream has). */
+export function startEcho(port: number): ChildProcess {
+  return start('echo', process.execPath, [
+    '-e',
+    `require('node:net').createServer({ noDelay: true }, (s) => s.pipe(s)).listen(${port}, '127.0.0.1')`,
+  ]);
+}
+
+/** The link proxy with one route, ue->edge on `port` to the echo server; its admin API on `adminPort`. */
+export function startProxy(
+  name: string,
+  ports: { port: number; adminPort: number; upstreamPort: number },
+  options: { rt?: number; env?: Record<string, string>; cwd?: string } = {},
+): ChildProcess {
+  return start(
+    name,
+    ...emulatorCommand(options.rt, process.execPath, ['services/link-proxy/main.ts']),
+    {
+      HOST: '127.0.0.1',
+      ADMIN_PORT: String(ports.adminPort),
+      ROUTES: `127.0.0.1:${ports.port}=ue->edge=127.0.0.1:${ports.upstreamPort}`,
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+    options.cwd,
+  );
+}
+
+/** The profile the benchmarks give the proxy: ue-edge delayed, uniform jitter, nothing else. */
+export function profileFor(delayMs: number, jitterMs: number) {
+  return {
+    apiVersion: 'mec-testbed.dev/v1alpha1',
+    kind: 'LinkProfile',
+    name: 'bench',
+    links: {
+      'ue-edge': { latency: `${delayMs}ms`, jitter: `${jitterMs}ms`, distribution: 'uniform' },
+      'edge-cloud': { latency: '0ms' },
+    },
+  };
+}
+
+export async function http(method: string, url: string, body?: unknown): Promise<void> {
+  const res = await fetch(url, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  if (!res.ok && res.status !== 409) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+}
+
+/** Gives the running proxy a one-way delay (its admin API). */
+export async function setProxyDelay(adminPort: number, delayMs: number, jitterMs: number): Promise<void> {
+  await http('PUT', `http://127.0.0.1:${adminPort}/api/v1/profile`, profileFor(delayMs, jitterMs));
+}
+
+/** Starts Toxiproxy's server (`bin`) with its API on `adminPort`. */
+export function startToxiproxy(bin: string, adminPort: number, rt?: number): ChildProcess {
+  return start('toxiproxy', ...emulatorCommand(rt, bin, ['-host', '127.0.0.1', '-port', String(adminPort)]), {
+    LOG_LEVEL: 'error',
+  });
+}
+
+/** Creates Toxiproxy's proxy "bench" on `port` to the upstream, with a latency toxic each way (0 ms to start). */
+export async function addToxiproxyRoute(
+  adminPort: number,
+  port: number,
+  upstreamPort: number,
+): Promise<void> {
+  const api = `http://127.0.0.1:${adminPort}`;
+  await http('POST', `${api}/proxies`, {
+    name: 'bench',
+    listen: `127.0.0.1:${port}`,
+    upstream: `127.0.0.1:${upstreamPort}`,
+  });
+  for (const stream of ['upstream', 'downstream'])
+    await http('POST', `${api}/proxies/bench/toxics`, {
+      name: `lat_${stream}`,
+      type: 'latency',
+      stream,
+      attributes: { latency: 0, jitter: 0 },
+    });
+}
+
+/** Sets both latency toxics (Toxiproxy takes whole milliseconds). */
+export async function setToxiproxyDelay(adminPort: number, delayMs: number, jitterMs: number): Promise<void> {
+  for (const stream of ['upstream', 'downstream'])
+    await http('POST', `http://127.0.0.1:${adminPort}/proxies/bench/toxics/lat_${stream}`, {
+      attributes: { latency: delayMs, jitter: jitterMs },
+    });
+}
+
+/** CPU seconds a process has used (user + system), from /proc. */
+export function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * Seconds a process's main thread has spent runnable but waiting for a CPU (the run queue), from
+ * /proc/<pid>/task/<pid>/schedstat (needs the kernel's sched info, present on common kernels); NaN without it.
+ * The late-release causes showed that most of the proxy's late releases happen while it waits there.
+ */
+export function runQueueSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}

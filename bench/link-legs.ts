@@ -1,0 +1,176 @@
+// Where a round trip through an emulator spends its time, leg by leg (a benchmark, not a test). One client
+// connection, one request outstanding, 64-byte requests at a fixed rate, a fixed one-way delay without
+// jitter, through the link proxy and through Toxiproxy in alternating runs. tcpdump stamps the four packets
+// of each round trip (client → emulator → echo server → emulator → client), so each direction through the
+// emulator is timed by the kernel: its median says how late the emulator is, its p99 − p50 how steady.
+// Written to take apart the one point where Toxiproxy stayed ahead in bench/link-fidelity.ts (1 ms at 200
+// requests/s). Needs tcpdump and root (no fallback: the legs only exist in a capture). Loopback only, bounded.
+//
+//   node bench/link-legs.ts [--delay 1] [--rate 200] [--seconds 10] [--runs 2] [--rt N]
+//   (TOXIPROXY_BIN for Toxiproxy; --rt N runs both emulators under SCHED_FIFO N, as in link-fidelity.ts)
+import type { ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { captureAvailable, type Legs, legsThrough, startCapture } from './capture.ts';
+import {
+  addToxiproxyRoute,
+  freePort,
+  parseRt,
+  setProxyDelay,
+  setToxiproxyDelay,
+  startEcho,
+  startProxy,
+  startToxiproxy,
+  waitPort,
+} from './emulators.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    delay: { type: 'string', default: '1' },
+    rate: { type: 'string', default: '200' },
+    seconds: { type: 'string', default: '10' },
+    runs: { type: 'string', default: '2' },
+    rt: { type: 'string' },
+  },
+});
+const DELAY_MS = Number(flags.delay);
+const RATE = Number(flags.rate);
+const SECONDS = Number(flags.seconds);
+const RUNS = Number(flags.runs);
+const RT = parseRt(flags.rt);
+for (const [name, v, max] of [
+  ['--delay', DELAY_MS, 1000],
+  ['--rate', RATE, 2000],
+  ['--seconds', SECONDS, 120],
+  ['--runs', RUNS, 10],
+] as const)
+  if (!(Number.isInteger(v) && v >= (name === '--delay' ? 0 : 1) && v <= max))
+    throw new Error(`${name} ${v}: expected a whole number up to ${max}`);
+
+const MEASURED = 98;
+const WARMUP = 97;
+const WARMUP_REQUESTS = 50;
+
+/** Sends requests one at a time at RATE on one fresh connection; returns the client's port. */
+async function drive(
+  port: number,
+  requests: number,
+  marker: number,
+  socket?: net.Socket,
+): Promise<net.Socket> {
+  const s =
+    socket ??
+    (await new Promise<net.Socket>((resolve, reject) => {
+      const c = net.connect(port, '127.0.0.1', () => resolve(c));
+      c.setNoDelay(true);
+      c.once('error', reject);
+    }));
+  const message = Buffer.alloc(64, marker);
+  for (let i = 0; i < requests; i++) {
+    const next = performance.now() + 1000 / RATE;
+    await new Promise<void>((resolve, reject) => {
+      let got = 0;
+      const timer = setTimeout(() => reject(new Error('no answer in 5 s')), 5000);
+      const onData = (d: Buffer) => {
+        got += d.length;
+        if (got < message.length) return;
+        clearTimeout(timer);
+        s.off('data', onData);
+        resolve();
+      };
+      s.on('data', onData);
+      s.write(message);
+    });
+    const wait = next - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  }
+  return s;
+}
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+};
+
+function row(label: string, legs: Legs[]): string {
+  const cell = (pick: (l: Legs) => number) => {
+    const xs = legs.map(pick);
+    const p50 = quantile(xs, 0.5);
+    const p99 = quantile(xs, 0.99);
+    return `${p50.toFixed(3)} / ${p99.toFixed(3)} / ${(p99 - p50).toFixed(3)}`;
+  };
+  return `| ${label} | ${legs.length} | ${cell((l) => l.there)} | ${cell((l) => l.back)} | ${cell((l) => l.upstream)} | ${cell((l) => l.roundTrip)} |`;
+}
+
+async function main(): Promise<void> {
+  const capture = captureAvailable();
+  if (!capture.ok) {
+    console.error(`link legs: needs a packet capture on loopback, and ${capture.why}`);
+    process.exit(2);
+  }
+  const children: ChildProcess[] = [];
+  process.on('SIGINT', () => {
+    for (const c of children) c.kill('SIGTERM');
+    process.exit(130);
+  });
+  try {
+    const echoPort = await freePort();
+    children.push(startEcho(echoPort));
+    const proxyPort = await freePort();
+    const proxyAdmin = await freePort();
+    children.push(
+      startProxy(
+        'proxy',
+        { port: proxyPort, adminPort: proxyAdmin, upstreamPort: echoPort },
+        RT ? { rt: RT } : {},
+      ),
+    );
+    const toxiBin = process.env.TOXIPROXY_BIN ?? '';
+    const haveToxi = toxiBin !== '' && existsSync(toxiBin);
+    const toxiPort = await freePort();
+    const toxiAdmin = await freePort();
+    if (haveToxi) children.push(startToxiproxy(toxiBin, toxiAdmin, RT));
+    await Promise.all([waitPort(echoPort), waitPort(proxyPort), ...(haveToxi ? [waitPort(toxiAdmin)] : [])]);
+    await setProxyDelay(proxyAdmin, DELAY_MS, 0);
+    if (haveToxi) {
+      await addToxiproxyRoute(toxiAdmin, toxiPort, echoPort);
+      await setToxiproxyDelay(toxiAdmin, DELAY_MS, 0);
+    }
+    console.log(
+      `link legs: ${DELAY_MS} ms one way, no jitter, ${RATE} requests/s one at a time, ${SECONDS} s per run, ` +
+        `${RUNS} alternating runs; kernel-timed (tcpdump)${RT ? `; emulators at SCHED_FIFO ${RT}` : ''}`,
+    );
+    if (!haveToxi) console.log('Toxiproxy: not measured (set TOXIPROXY_BIN)');
+    console.log('\nms, each cell p50 / p99 / p99 − p50\n');
+    console.log('| emulator, run | n | there (emulator in → out) | back | echo server | round trip |');
+    console.log('|---|---|---|---|---|---|');
+    const targets = [
+      { label: 'link-proxy', port: proxyPort },
+      ...(haveToxi ? [{ label: 'Toxiproxy', port: toxiPort }] : []),
+    ];
+    for (let run = 1; run <= RUNS; run++) {
+      for (const target of targets) {
+        const cap = await startCapture([target.port, echoPort]);
+        const socket = await drive(target.port, WARMUP_REQUESTS, WARMUP);
+        const client = socket.localPort as number;
+        await drive(target.port, RATE * SECONDS, MEASURED, socket);
+        socket.destroy();
+        const legs = legsThrough(
+          await cap.stop(),
+          { client, emulator: target.port, upstream: echoPort },
+          MEASURED,
+        );
+        console.log(row(`${target.label}, ${run}`, legs));
+      }
+    }
+    console.log(
+      `\nthere/back: the emulator's hold of a request or an answer, ${DELAY_MS} ms configured; a steady emulator has ` +
+        'p99 − p50 near 0. echo server: the upstream, the same for both. Loopback only.',
+    );
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+  }
+}
+
+await main();
