@@ -261,6 +261,8 @@ export class PreciseScheduler {
   onLateness: ((lateNs: number, cause: LateCause | undefined) => void) | undefined;
   /** The last wake-up from the helper thread (for lateCause). */
   private lastWake: Wake | undefined;
+  /** How far before its deadline a wake-up can have been armed: the lead, the advance, the coalescing. */
+  private readonly wakeWindowNs: number;
 
   constructor(options: { mode?: TimerMode; earlyNs?: number; maxAdvanceNs?: number } = {}) {
     this.mode = options.mode ?? 'precise';
@@ -271,6 +273,7 @@ export class PreciseScheduler {
     this.maxEarlyNs = Math.max(MAX_EARLY_NS, this.earlyNs);
     // coarse stays the plain setTimeout baseline the benchmark compares against.
     this.maxAdvanceNs = this.mode === 'coarse' ? 0 : (options.maxAdvanceNs ?? DEFAULT_MAX_ADVANCE_NS);
+    this.wakeWindowNs = this.maxEarlyNs + this.maxAdvanceNs + COALESCE_NS;
     this.slackReduced = this.mode === 'coarse' ? false : reduceTimerSlack();
     if (this.mode === 'precise') {
       const sab = new SharedArrayBuffer(16);
@@ -344,14 +347,10 @@ export class PreciseScheduler {
       }
       // After the callback, which judged what is due with the same lead as this loop did.
       if (e.ahead) this.advanceNs = nextAdvance(this.advanceNs, late, this.maxAdvanceNs);
-      if (this.onLateness) {
-        // How far before its deadline a wake-up can have been armed: the lead, the advance, the coalescing.
-        const window = this.maxEarlyNs + this.maxAdvanceNs + COALESCE_NS;
-        this.onLateness(
-          late,
-          late > LATE_RELEASE_NS ? lateCause(e.dueNs, now, this.lastWake, window) : undefined,
-        );
-      }
+      this.onLateness?.(
+        late,
+        late > LATE_RELEASE_NS ? lateCause(e.dueNs, now, this.lastWake, this.wakeWindowNs) : undefined,
+      );
       now = nowNs();
     }
     this.plan();
