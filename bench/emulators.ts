@@ -1,7 +1,8 @@
 // What the fidelity benchmarks share: starting the echo server, the link proxy and Toxiproxy on loopback,
-// configuring a delay on each, and reading a process's CPU use and run-queue wait from /proc. Loopback only.
+// configuring a delay on each, reading a process's CPU use and run-queue wait from /proc, and the percentile
+// they report. Loopback only.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -63,7 +64,7 @@ export async function waitPort(port: number, timeoutMs = 15_000): Promise<void> 
 }
 
 /** A TCP echo server on loopback, in its own process (its own event loop, as a real upstream has). */
-export function startEcho(port: number): ChildProcess {
+function startEcho(port: number): ChildProcess {
   return start('echo', process.execPath, [
     '-e',
     `require('node:net').createServer({ noDelay: true }, (s) => s.pipe(s)).listen(${port}, '127.0.0.1')`,
@@ -118,18 +119,14 @@ export async function setProxyDelay(adminPort: number, delayMs: number, jitterMs
 }
 
 /** Starts Toxiproxy's server (`bin`) with its API on `adminPort`. */
-export function startToxiproxy(bin: string, adminPort: number, rt?: number): ChildProcess {
+function startToxiproxy(bin: string, adminPort: number, rt?: number): ChildProcess {
   return start('toxiproxy', ...emulatorCommand(rt, bin, ['-host', '127.0.0.1', '-port', String(adminPort)]), {
     LOG_LEVEL: 'error',
   });
 }
 
 /** Creates Toxiproxy's proxy "bench" on `port` to the upstream, with a latency toxic each way (0 ms to start). */
-export async function addToxiproxyRoute(
-  adminPort: number,
-  port: number,
-  upstreamPort: number,
-): Promise<void> {
+async function addToxiproxyRoute(adminPort: number, port: number, upstreamPort: number): Promise<void> {
   const api = `http://127.0.0.1:${adminPort}`;
   await http('POST', `${api}/proxies`, {
     name: 'bench',
@@ -151,6 +148,50 @@ export async function setToxiproxyDelay(adminPort: number, delayMs: number, jitt
     await http('POST', `http://127.0.0.1:${adminPort}/proxies/bench/toxics/lat_${stream}`, {
       attributes: { latency: delayMs, jitter: jitterMs },
     });
+}
+
+/** An emulator the benchmarks started: its process, the port traffic goes through, its admin API's port. */
+export interface Emulator {
+  child: ChildProcess;
+  port: number;
+  adminPort: number;
+}
+
+/**
+ * Starts the echo server, the link proxy in front of it and, where TOXIPROXY_BIN names a binary, Toxiproxy
+ * with a 0 ms route to it (null otherwise); both emulators under SCHED_FIFO `rt` when it is set. Every process
+ * is added to `children` as it starts, so the caller can stop them whatever happens next. Resolves once all of
+ * them listen.
+ */
+export async function startEmulators(
+  children: ChildProcess[],
+  rt: number | undefined,
+): Promise<{ echoPort: number; proxy: Emulator; toxiproxy: (Emulator & { bin: string }) | null }> {
+  const echoPort = await freePort();
+  children.push(startEcho(echoPort));
+  const proxy = { port: await freePort(), adminPort: await freePort() };
+  const proxyChild = startProxy(
+    'proxy',
+    { ...proxy, upstreamPort: echoPort },
+    rt === undefined ? {} : { rt },
+  );
+  children.push(proxyChild);
+  const bin = process.env.TOXIPROXY_BIN ?? '';
+  const toxi = bin !== '' && existsSync(bin) ? { port: await freePort(), adminPort: await freePort() } : null;
+  const toxiChild = toxi ? startToxiproxy(bin, toxi.adminPort, rt) : null;
+  if (toxiChild) children.push(toxiChild);
+  await Promise.all([waitPort(echoPort), waitPort(proxy.port), ...(toxi ? [waitPort(toxi.adminPort)] : [])]);
+  if (toxi) await addToxiproxyRoute(toxi.adminPort, toxi.port, echoPort);
+  return {
+    echoPort,
+    proxy: { child: proxyChild, ...proxy },
+    toxiproxy: toxi && toxiChild ? { child: toxiChild, bin, ...toxi } : null,
+  };
+}
+
+/** The q-quantile of ascending-sorted samples (nearest rank). */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))] as number;
 }
 
 /** CPU seconds a process has used (user + system), from /proc. */

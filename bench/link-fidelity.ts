@@ -29,7 +29,7 @@
 //   proxy of another checkout (e.g. `git worktree add /tmp/old HEAD~3`), measured interleaved, for A/B.
 //   node bench/link-fidelity.ts --median run1.json run2.json ...   (per point, the median of several runs)
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -38,16 +38,15 @@ import { LATE_CAUSES, type LateCause, reduceTimerSlack } from '../services/link-
 import type { Impairment } from '../services/topology/index.ts';
 import { captureAvailable, roundTrips, type Segment, startCapture } from './capture.ts';
 import {
-  addToxiproxyRoute,
   cpuSeconds,
   freePort,
   parseRt,
+  quantile,
   runQueueSeconds,
   setProxyDelay,
   setToxiproxyDelay,
-  startEcho,
+  startEmulators,
   startProxy,
-  startToxiproxy,
   waitPort,
 } from './emulators.ts';
 
@@ -217,9 +216,6 @@ class Stretch {
     return out;
   }
 }
-
-const quantile = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))] as number;
 
 function impairment(delayMs: number, jitterMs: number): Impairment {
   return {
@@ -629,16 +625,8 @@ async function main() {
   try {
     // Before any child starts: the host alone.
     const host = hostWakeFloor();
-    const echoPort = await freePort();
-    children.push(startEcho(echoPort));
-    const proxyPort = await freePort();
-    const proxyAdmin = await freePort();
-    const proxy = startProxy(
-      'proxy',
-      { port: proxyPort, adminPort: proxyAdmin, upstreamPort: echoPort },
-      { ...(RT === undefined ? {} : { rt: RT }) },
-    );
-    children.push(proxy);
+    const { echoPort, proxy: emulated, toxiproxy } = await startEmulators(children, RT);
+    const { child: proxy, port: proxyPort, adminPort: proxyAdmin } = emulated;
     // --coarse: the same proxy with setTimeout only (whole-millisecond timers), to show what the precise timer
     // buys. Off by default: its share of the time buys more samples for the targets that are judged.
     const coarsePort = await freePort();
@@ -655,22 +643,11 @@ async function main() {
           },
         ),
       );
-    const toxiBin = process.env.TOXIPROXY_BIN ?? '';
-    const haveToxi = toxiBin !== '' && existsSync(toxiBin);
-    const toxiPort = await freePort();
-    const toxiAdmin = await freePort();
-    let toxi: ChildProcess | undefined;
-    if (haveToxi) {
-      toxi = startToxiproxy(toxiBin, toxiAdmin, RT);
-      children.push(toxi);
-    }
-    await Promise.all([
-      waitPort(echoPort),
-      waitPort(proxyPort),
-      ...(VARIANT ? [waitPort(coarsePort)] : []),
-      ...(haveToxi ? [waitPort(toxiAdmin)] : []),
-    ]);
-    if (haveToxi) await addToxiproxyRoute(toxiAdmin, toxiPort, echoPort);
+    if (VARIANT) await waitPort(coarsePort);
+    const haveToxi = toxiproxy !== null;
+    const toxi = toxiproxy?.child;
+    const toxiPort = toxiproxy?.port ?? 0;
+    const toxiAdmin = toxiproxy?.adminPort ?? 0;
 
     const loadBefore = loadAverage();
     console.log(
@@ -685,7 +662,7 @@ async function main() {
     );
     console.log(
       haveToxi
-        ? `Toxiproxy: ${toxiBin}`
+        ? `Toxiproxy: ${toxiproxy.bin}`
         : 'Toxiproxy: not measured (no binary: set TOXIPROXY_BIN, or run `make bench-fidelity` where Go can build it)',
     );
     // The floor: what the proxy adds with no delay configured (two extra socket hops per round trip).
@@ -815,7 +792,7 @@ async function main() {
         load: `${loadBefore} → ${loadAfter}`,
         timing: CAPTURE.ok ? 'kernel (tcpdump)' : `generator (${CAPTURE.why})`,
         ...(RT === undefined ? {} : { rt: RT }),
-        toxiproxy: haveToxi ? toxiBin : null,
+        toxiproxy: toxiproxy?.bin ?? null,
         variant: VARIANT ? `${VARIANT.label}${flags.compare ? ` ${flags.compare}` : ''}` : null,
         overhead,
         points,

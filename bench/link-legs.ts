@@ -9,21 +9,10 @@
 //   node bench/link-legs.ts [--delay 1] [--rate 200] [--seconds 10] [--runs 2] [--rt N]
 //   (TOXIPROXY_BIN for Toxiproxy; --rt N runs both emulators under SCHED_FIFO N, as in link-fidelity.ts)
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { captureAvailable, type Legs, legsThrough, startCapture } from './capture.ts';
-import {
-  addToxiproxyRoute,
-  freePort,
-  parseRt,
-  setProxyDelay,
-  setToxiproxyDelay,
-  startEcho,
-  startProxy,
-  startToxiproxy,
-  waitPort,
-} from './emulators.ts';
+import { parseRt, quantile, setProxyDelay, setToxiproxyDelay, startEmulators } from './emulators.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -88,14 +77,9 @@ async function drive(
   return s;
 }
 
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-};
-
 function row(label: string, legs: Legs[]): string {
   const cell = (pick: (l: Legs) => number) => {
-    const xs = legs.map(pick);
+    const xs = legs.map(pick).sort((a, b) => a - b);
     const p50 = quantile(xs, 0.5);
     const p99 = quantile(xs, 0.99);
     return `${p50.toFixed(3)} / ${p99.toFixed(3)} / ${(p99 - p50).toFixed(3)}`;
@@ -115,39 +99,20 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   try {
-    const echoPort = await freePort();
-    children.push(startEcho(echoPort));
-    const proxyPort = await freePort();
-    const proxyAdmin = await freePort();
-    children.push(
-      startProxy(
-        'proxy',
-        { port: proxyPort, adminPort: proxyAdmin, upstreamPort: echoPort },
-        RT ? { rt: RT } : {},
-      ),
-    );
-    const toxiBin = process.env.TOXIPROXY_BIN ?? '';
-    const haveToxi = toxiBin !== '' && existsSync(toxiBin);
-    const toxiPort = await freePort();
-    const toxiAdmin = await freePort();
-    if (haveToxi) children.push(startToxiproxy(toxiBin, toxiAdmin, RT));
-    await Promise.all([waitPort(echoPort), waitPort(proxyPort), ...(haveToxi ? [waitPort(toxiAdmin)] : [])]);
-    await setProxyDelay(proxyAdmin, DELAY_MS, 0);
-    if (haveToxi) {
-      await addToxiproxyRoute(toxiAdmin, toxiPort, echoPort);
-      await setToxiproxyDelay(toxiAdmin, DELAY_MS, 0);
-    }
+    const { echoPort, proxy, toxiproxy } = await startEmulators(children, RT);
+    await setProxyDelay(proxy.adminPort, DELAY_MS, 0);
+    if (toxiproxy) await setToxiproxyDelay(toxiproxy.adminPort, DELAY_MS, 0);
     console.log(
       `link legs: ${DELAY_MS} ms one way, no jitter, ${RATE} requests/s one at a time, ${SECONDS} s per run, ` +
         `${RUNS} alternating runs; kernel-timed (tcpdump)${RT ? `; emulators at SCHED_FIFO ${RT}` : ''}`,
     );
-    if (!haveToxi) console.log('Toxiproxy: not measured (set TOXIPROXY_BIN)');
+    if (!toxiproxy) console.log('Toxiproxy: not measured (set TOXIPROXY_BIN)');
     console.log('\nms, each cell p50 / p99 / p99 − p50\n');
     console.log('| emulator, run | n | there (emulator in → out) | back | echo server | round trip |');
     console.log('|---|---|---|---|---|---|');
     const targets = [
-      { label: 'link-proxy', port: proxyPort },
-      ...(haveToxi ? [{ label: 'Toxiproxy', port: toxiPort }] : []),
+      { label: 'link-proxy', port: proxy.port },
+      ...(toxiproxy ? [{ label: 'Toxiproxy', port: toxiproxy.port }] : []),
     ];
     for (let run = 1; run <= RUNS; run++) {
       for (const target of targets) {
