@@ -268,6 +268,17 @@ function lateCauseCounts(windows: ReadonlyArray<[ProxyTiming, ProxyTiming]>): Re
   return out;
 }
 
+/** Late releases per cause, summed over points (or over the runs of one point): counts add, shares do not. */
+function sumCauses(
+  points: ReadonlyArray<{ proxyLateCauses?: Record<LateCause, number> }>,
+): Record<LateCause, number> {
+  return Object.fromEntries(
+    LATE_CAUSES.map((c) => [c, points.reduce((sum, p) => sum + (p.proxyLateCauses?.[c] ?? 0), 0)]),
+  ) as Record<LateCause, number>;
+}
+
+const causeTotal = (counts: Record<LateCause, number>) => LATE_CAUSES.reduce((sum, c) => sum + counts[c], 0);
+
 const CAUSE_WORDS: Record<LateCause, string> = {
   timer_thread: 'timer thread woken late',
   loop_wake: 'event loop woken late',
@@ -275,7 +286,7 @@ const CAUSE_WORDS: Record<LateCause, string> = {
 };
 /** "timer thread woken late 40%, …" for a count per cause. */
 function causeSplit(counts: Record<LateCause, number>): string {
-  const total = LATE_CAUSES.reduce((sum, c) => sum + counts[c], 0);
+  const total = causeTotal(counts);
   if (total === 0) return 'none';
   return LATE_CAUSES.map((c) => `${CAUSE_WORDS[c]} ${Math.round((100 * counts[c]) / total)}%`).join(', ');
 }
@@ -528,12 +539,9 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     `\n${met}/${points.length} points meet the target (at 1000 rps: |p50 err| < 0.3 ms and |p99 err| < 1 ms; everywhere: no worse than Toxiproxy where it was measured).`,
   );
   if (points.every((p) => p.proxyLateCauses)) {
-    const all = Object.fromEntries(
-      LATE_CAUSES.map((c) => [c, points.reduce((sum, p) => sum + (p.proxyLateCauses?.[c] ?? 0), 0)]),
-    ) as Record<LateCause, number>;
-    const n = LATE_CAUSES.reduce((sum, c) => sum + all[c], 0);
+    const all = sumCauses(points);
     console.log(
-      `the proxy's ${n} releases > 1 ms late, by where the time went (timer.ts lateCause): ${causeSplit(all)}`,
+      `the proxy's ${causeTotal(all)} releases > 1 ms late, by where the time went (timer.ts lateCause): ${causeSplit(all)}`,
     );
   }
   console.log(
@@ -584,13 +592,7 @@ function medianOfRuns(files: string[]): void {
         ? { proxyLate1ms: med(ps.map((p) => p.proxyLate1ms as number)) }
         : {}),
       // Counts, not shares: summed over the runs, so the split below weighs every late release once.
-      ...(ps.every((p) => p.proxyLateCauses)
-        ? {
-            proxyLateCauses: Object.fromEntries(
-              LATE_CAUSES.map((c) => [c, ps.reduce((sum, p) => sum + (p.proxyLateCauses?.[c] ?? 0), 0)]),
-            ) as Record<LateCause, number>,
-          }
-        : {}),
+      ...(ps.every((p) => p.proxyLateCauses) ? { proxyLateCauses: sumCauses(ps) } : {}),
     };
   });
   console.log(`median of ${runs.length} runs; load averages: ${runs.map((r) => r.load).join(' | ')}`);
