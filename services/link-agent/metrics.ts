@@ -2,6 +2,7 @@
 // configured gauges with backend="proxy"), and its small HTTP server: GET /metrics, GET /healthz.
 import { createServer, type Server } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { metricsText } from '../skeleton/metrics-text.ts';
 import { createConfiguredLinkGauges } from '../topology/link-gauges.ts';
 import type { DesiredTree } from './plan.ts';
 
@@ -94,7 +95,7 @@ export function createMetricsServer(metrics: AgentMetrics, health: Check, ready:
       return;
     }
     if (path === '/metrics') {
-      metrics.registry.metrics().then(
+      metricsText(metrics.registry).then(
         (text) => {
           res.writeHead(200, { 'content-type': metrics.registry.contentType });
           res.end(text);

@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { metricsText } from '../skeleton/metrics-text.ts';
 import { loadProfile, PRESETS, ProfileError, parseProfileText } from '../topology/index.ts';
 import { createAdminServer } from './admin.ts';
 import type { LogLevel, ProxyConfig } from './config.ts';
@@ -71,7 +72,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     ready: () => proxy.routes.every((r) => r.listening || proxy.faultsOn(r).includes('refuse')),
     metrics: async () => ({
       contentType: metrics.registry.contentType,
-      body: await metrics.registry.metrics(),
+      body: await metricsText(metrics.registry),
     }),
   });
   await new Promise<void>((resolve, reject) => {

@@ -26,6 +26,7 @@ import {
   type Site,
   type Workload,
 } from './metrics.ts';
+import { metricsText } from './metrics-text.ts';
 import { compileRoutes, type HttpMethod } from './route-table.ts';
 
 export interface RequestContext {
@@ -326,7 +327,7 @@ export function createApp<S extends ConfigSpec>(
       method: 'GET',
       path: '/metrics',
       handler: async (_req, res) => {
-        const body = await metrics.registry.metrics();
+        const body = await metricsText(metrics.registry);
         res.type(metrics.registry.contentType).send(body);
       },
     },

@@ -4,4 +4,5 @@ export * from './config.ts';
 export * from './http-error.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
+export * from './metrics-text.ts';
 export * from './server.ts';
