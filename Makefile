@@ -82,6 +82,10 @@ bench-fidelity: node_modules toxiproxy ## Link proxy vs direct (and vs Toxiproxy
 bench-legs: node_modules toxiproxy ## Each direction through the proxy and Toxiproxy, kernel-timed (tcpdump, root): 1 ms at 200 req/s by default (ARGS="--delay 5 --rate 1000")
 	TOXIPROXY_BIN="$(TOXIPROXY_DIR)/server" $(NODE) bench/link-legs.ts $(ARGS)
 
+.PHONY: bench-scrape
+bench-scrape: node_modules ## What a /metrics scrape does to the proxy's timing: late releases with and without scrapes (ARGS="--rt 10 --compare DIR")
+	$(NODE) bench/scrape-stall.ts $(ARGS)
+
 ##@ Kubernetes control plane (CI)
 # A real etcd + kube-apiserver + kube-controller-manager (no kubelet) built from Go modules, for tests and people.
 .PHONY: kube-build

@@ -1,0 +1,146 @@
+// What a Prometheus scrape of the link proxy does to its timing (a benchmark, not a test). The proxy carries
+// 1,000 requests/s at a fixed one-way delay on loopback, in alternating rounds with /metrics scraped every
+// --every ms and with no scrape at all, and the proxy's own counter of releases more than 1 ms late
+// (mec_link_proxy_late_releases_total) is read around each round. A scrape that holds the event loop shows
+// as more late releases in the scraped rounds. --compare DIR adds another checkout's proxy (e.g. the one
+// before a change; `git worktree add /tmp/old HEAD~1`), measured in the same rounds; --rt N runs the proxies
+// under SCHED_FIFO N, where the scrape's own stall is not hidden behind the wait for a CPU. Loopback only,
+// bounded.
+//
+//   node bench/scrape-stall.ts [--seconds 8] [--rounds 3] [--every 1000] [--delay 20] [--compare DIR] [--rt N]
+import type { ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+import { freePort, parseRt, ROOT, setProxyDelay, startEmulators, startProxy, waitPort } from './emulators.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '3' },
+    every: { type: 'string', default: '1000' },
+    delay: { type: 'string', default: '20' },
+    compare: { type: 'string' },
+    rt: { type: 'string' },
+  },
+});
+const SECONDS = Number(flags.seconds);
+const ROUNDS = Number(flags.rounds);
+const EVERY_MS = Number(flags.every);
+const DELAY_MS = Number(flags.delay);
+const RT = parseRt(flags.rt);
+for (const [name, v, min, max] of [
+  ['--seconds', SECONDS, 1, 120],
+  ['--rounds', ROUNDS, 1, 20],
+  ['--every', EVERY_MS, 100, 60_000],
+  ['--delay', DELAY_MS, 1, 1000],
+] as const)
+  if (!(Number.isInteger(v) && v >= min && v <= max))
+    throw new Error(`${name} ${v}: expected a whole number from ${min} to ${max}`);
+const RATE = 1000;
+
+interface Target {
+  label: string;
+  port: number;
+  adminPort: number;
+}
+
+async function lateReleases(adminPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  let sum = 0;
+  for (const m of text.matchAll(/^mec_link_proxy_late_releases_total\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
+  return sum;
+}
+
+/** Requests at RATE for `seconds` over a pool of connections, scraping every `everyMs` (0: never). */
+async function load(t: Target, seconds: number, everyMs: number): Promise<void> {
+  const pool: net.Socket[] = [];
+  for (let i = 0; i < Math.ceil((RATE * 2 * (DELAY_MS + 5)) / 1000) + 10; i++)
+    pool.push(
+      await new Promise<net.Socket>((resolve, reject) => {
+        const c = net.connect({ port: t.port, host: '127.0.0.1', noDelay: true }, () => resolve(c));
+        c.once('error', reject);
+      }),
+    );
+  const idle = [...pool];
+  for (const s of pool) s.on('data', () => idle.push(s));
+  const scraper =
+    everyMs > 0
+      ? setInterval(() => {
+          void fetch(`http://127.0.0.1:${t.adminPort}/metrics`).then((r) => r.text());
+        }, everyMs)
+      : undefined;
+  const start = performance.now();
+  let sent = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      while (sent < RATE * seconds && start + (sent * 1000) / RATE <= performance.now()) {
+        sent++;
+        idle.pop()?.write(Buffer.alloc(64, 98));
+      }
+      if (sent >= RATE * seconds) setTimeout(resolve, 2 * DELAY_MS + 20);
+      else setTimeout(tick, 1);
+    };
+    tick();
+  });
+  clearInterval(scraper);
+  for (const s of pool) s.destroy();
+}
+
+async function main(): Promise<void> {
+  const children: ChildProcess[] = [];
+  const stop = () => {
+    for (const c of children) c.kill();
+  };
+  process.once('SIGINT', () => {
+    stop();
+    process.exit(130);
+  });
+  try {
+    const { echoPort, proxy } = await startEmulators(children, RT);
+    const targets: Target[] = [{ label: 'link-proxy', port: proxy.port, adminPort: proxy.adminPort }];
+    if (flags.compare) {
+      const other = { port: await freePort(), adminPort: await freePort() };
+      children.push(
+        startProxy('compare', { ...other, upstreamPort: echoPort }, { rt: RT, cwd: flags.compare }),
+      );
+      await waitPort(other.port);
+      targets.push({ label: `compare (${flags.compare})`, ...other });
+    }
+    for (const t of targets) {
+      await setProxyDelay(t.adminPort, DELAY_MS, 0);
+      await load(t, 2, 0); // warm-up: the timer's path compiled before anything counts
+    }
+    console.log(
+      `scrape stall: ${DELAY_MS} ms one way, ${RATE} requests/s, ${SECONDS} s per round, ${ROUNDS} alternating rounds, ` +
+        `/metrics every ${EVERY_MS} ms or never${RT === undefined ? '' : `; proxies at SCHED_FIFO ${RT}`} (${ROOT})`,
+    );
+    const counts = new Map<string, { scraped: number[]; quiet: number[] }>();
+    for (let round = 0; round < ROUNDS; round++)
+      for (const scraped of [true, false])
+        for (const t of targets) {
+          const before = await lateReleases(t.adminPort);
+          await load(t, SECONDS, scraped ? EVERY_MS : 0);
+          const late = (await lateReleases(t.adminPort)) - before;
+          const c = counts.get(t.label) ?? { scraped: [], quiet: [] };
+          (scraped ? c.scraped : c.quiet).push(late);
+          counts.set(t.label, c);
+        }
+    const releases = RATE * SECONDS * 2;
+    console.log(
+      '\n| proxy | late > 1 ms, scraped (per round) | not scraped | scraped − not, per 10,000 releases |',
+    );
+    console.log('|---|---|---|---|');
+    for (const [label, c] of counts) {
+      const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1] as number;
+      const extra = ((med(c.scraped) - med(c.quiet)) / releases) * 1e4;
+      console.log(
+        `| ${label} | ${c.scraped.join(', ')} | ${c.quiet.join(', ')} | ${extra.toFixed(1)} (medians) |`,
+      );
+    }
+    console.log(`\n${releases} releases per round (both directions); loopback only.`);
+  } finally {
+    stop();
+  }
+}
+
+await main();
