@@ -716,6 +716,20 @@ async function main() {
         ? `Toxiproxy: ${toxiproxy.bin}`
         : 'Toxiproxy: not measured (no binary: set TOXIPROXY_BIN, or run `make bench-fidelity` where Go can build it)',
     );
+    // Warm-up, not measured. Without it the JIT compiled the proxy's code during the first measurements: the
+    // overhead stage below runs at 0 ms, where no release waits on the timer, so the timer's path (the
+    // scheduler, the helper thread's messages) was compiled during whichever delayed point came first, which
+    // then missed in every set. Every emulator gets the same, so none is measured cold (Toxiproxy is compiled
+    // ahead of time but gets its share too).
+    await warmUp([
+      { port: proxyPort, set: (d, j) => setProxyDelay(proxyAdmin, d, j) },
+      ...(VARIANT
+        ? [{ port: coarsePort, set: (d: number, j: number) => setProxyDelay(coarseAdmin, d, j) }]
+        : []),
+      ...(toxiproxy
+        ? [{ port: toxiPort, set: (d: number, j: number) => setToxiproxyDelay(toxiAdmin, d, j) }]
+        : []),
+    ]);
     // The floor: what the proxy adds with no delay configured (two extra socket hops per round trip).
     const overhead: Run['overhead'] = [];
     for (const rate of RATES) {
@@ -736,19 +750,6 @@ async function main() {
         `proxy overhead at 0 ms, ${rate} rps: p50 +${o.p50.toFixed(3)} ms, p99 +${o.p99.toFixed(3)} ms`,
       );
     }
-    // Warm-up, not measured: the overhead stage above ran the proxy at 0 ms, where no release waits on the
-    // timer, so the timer's path (the scheduler, the helper thread's messages) was still cold: JIT compiles
-    // landed in whichever delayed point came first, which then missed in every set. Every emulator gets the
-    // same, so none is measured cold (Toxiproxy is compiled ahead of time but gets its share too).
-    await warmUp([
-      { port: proxyPort, set: (d, j) => setProxyDelay(proxyAdmin, d, j) },
-      ...(VARIANT
-        ? [{ port: coarsePort, set: (d: number, j: number) => setProxyDelay(coarseAdmin, d, j) }]
-        : []),
-      ...(toxiproxy
-        ? [{ port: toxiPort, set: (d: number, j: number) => setToxiproxyDelay(toxiAdmin, d, j) }]
-        : []),
-    ]);
     const points: Point[] = [];
     const rng = seededRng(2);
     for (const rate of RATES) {
