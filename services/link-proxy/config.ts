@@ -17,7 +17,13 @@ import {
 import { DEFAULT_PRESET, SITE_NAME } from '../topology/index.ts';
 import type { RouteSpec } from './proxy.ts';
 import { LOSS_MODES, type LossMode } from './schedule.ts';
-import { DEFAULT_EARLY_NS, DEFAULT_MAX_ADVANCE_NS, TIMER_MODES, type TimerMode } from './timer.ts';
+import {
+  DEFAULT_EARLY_NS,
+  DEFAULT_MAX_ADVANCE_NS,
+  DEFAULT_WAKE_MAX_ADVANCE_NS,
+  TIMER_MODES,
+  type TimerMode,
+} from './timer.ts';
 
 export { LOG_LEVELS, type LogLevel };
 
@@ -30,7 +36,8 @@ export interface ProxyConfig {
   lossMode: LossMode;
   timerMode: TimerMode;
   timerEarlyNs: number;
-  timerMaxAdvanceNs: number;
+  /** Unset: the timer mode's default (see PreciseScheduler). */
+  timerMaxAdvanceNs?: number;
   timerNice: number | undefined;
   seed: number | undefined;
   logLevel: LogLevel;
@@ -80,7 +87,7 @@ export const proxyConfigSpec = {
   ),
   timerMode: enumVar(
     'TIMER_MODE',
-    'precise (sleep, then spin the last stretch), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
+    'precise (sleep, then spin the last stretch), wake (sleep only: the helper thread wakes the event loop to release; no spin, about a quarter less CPU), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
     'precise' as TimerMode,
     TIMER_MODES,
   ),
@@ -91,10 +98,9 @@ export const proxyConfigSpec = {
     0,
     5000,
   ),
-  timerMaxAdvanceUs: integerVar(
+  timerMaxAdvanceUs: optionalIntegerVar(
     'TIMER_MAX_ADVANCE_US',
-    "release at most this early to cancel the timer's own median lateness (0: never early)",
-    DEFAULT_MAX_ADVANCE_NS / 1000,
+    `release at most this early to cancel the timer's own median lateness (0: never early; unset: ${DEFAULT_MAX_ADVANCE_NS / 1000}, or ${DEFAULT_WAKE_MAX_ADVANCE_NS / 1000} in wake mode, whose median lateness includes the hop to the event loop)`,
     0,
     1000,
   ),
@@ -229,7 +235,7 @@ export function parseProxyConfig(
     lossMode: v.lossMode,
     timerMode: v.timerMode,
     timerEarlyNs: v.timerEarlyUs * 1000,
-    timerMaxAdvanceNs: v.timerMaxAdvanceUs * 1000,
+    ...(v.timerMaxAdvanceUs === undefined ? {} : { timerMaxAdvanceNs: v.timerMaxAdvanceUs * 1000 }),
     timerNice: v.timerNice,
     seed: v.seed,
     logLevel: v.logLevel,

@@ -6,6 +6,7 @@ import {
   ADVANCE_STEP_NS,
   COALESCE_NS,
   DEFAULT_MAX_ADVANCE_NS,
+  DEFAULT_WAKE_MAX_ADVANCE_NS,
   EARLY_STEP_NS,
   LATE_RELEASE_NS,
   type LateCause,
@@ -20,6 +21,7 @@ import {
   setThreadNice,
   TIMER_MODES,
   TimerHeap,
+  type TimerMode,
 } from './timer.ts';
 
 describe('timer heap', () => {
@@ -253,7 +255,10 @@ describe('scheduler', () => {
         assert.equal(ran.length, 50);
         assert.ok(ran.every((r) => r.id % 6 !== 0));
         // Early only by the compensator's bound (plus the coalescing window), never more.
-        const bound = mode === 'coarse' ? COALESCE_NS : DEFAULT_MAX_ADVANCE_NS + COALESCE_NS;
+        const bound =
+          mode === 'coarse'
+            ? COALESCE_NS
+            : (mode === 'wake' ? DEFAULT_WAKE_MAX_ADVANCE_NS : DEFAULT_MAX_ADVANCE_NS) + COALESCE_NS;
         assert.ok(
           ran.every((r) => r.at >= r.due - bound),
           'a callback ran earlier than the bound',
@@ -279,6 +284,36 @@ describe('scheduler', () => {
     } finally {
       s.close();
     }
+  });
+  it('wake mode never spins: the helper thread runs each release, where spin mode passes through the loop for each', async () => {
+    const deadlines = 20;
+    /** setImmediate calls (the spin's passes) while the scheduler runs `deadlines` releases 2 ms apart. */
+    const passes = async (mode: TimerMode) => {
+      const real = globalThis.setImmediate;
+      let calls = 0;
+      globalThis.setImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
+        calls++;
+        return real(fn, ...args);
+      }) as typeof setImmediate;
+      const s = new PreciseScheduler({ mode });
+      try {
+        // Once the helper thread is up (a worker takes tens of ms to start; deadlines before then run late).
+        await new Promise<void>((r) => s.at(nowNs() + 20e6, r));
+        calls = 0;
+        const start = nowNs();
+        for (let i = 1; i <= deadlines; i++) await new Promise<void>((r) => s.at(start + i * 2e6, r));
+        return calls;
+      } finally {
+        globalThis.setImmediate = real;
+        s.close();
+      }
+    };
+    const wake = await passes('wake');
+    // The probe sees spinning: spin mode runs every release from a pass (precise mode spins only when the
+    // helper's wake-up arrives before the deadline, which a loaded host does not promise).
+    const spin = await passes('spin');
+    assert.ok(wake < deadlines / 2, `wake mode made ${wake} passes for ${deadlines} releases`);
+    assert.ok(spin >= deadlines, `spin mode made ${spin} passes for ${deadlines} releases`);
   });
   it('a deadline in the past runs at once', async () => {
     const s = new PreciseScheduler();

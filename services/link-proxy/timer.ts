@@ -5,8 +5,11 @@
 //   - the last fraction is spun with setImmediate, which still lets sockets be read and written between
 //     checks, and ends on process.hrtime.
 // The spin only covers `earlyNs` per deadline, so CPU use stays proportional to the number of deadlines,
-// not to their length. mode "coarse" (setTimeout only) and "spin" (setImmediate only) exist to measure
-// the trade-off in the fidelity benchmark.
+// not to their length. mode "wake" drops the spin: the helper's message runs the release, and the
+// compensator below absorbs the message's hop at the median. It spends a quarter less CPU, and on a host
+// where the proxy shares its cores with the traffic it was steadier at most points (see the README's
+// fidelity section). mode "coarse" (setTimeout only) and "spin" (setImmediate only) exist to measure the
+// trade-off in the fidelity benchmark.
 // Two corrections on top (measured on a loaded 2-core host, bench/link-fidelity.ts):
 //   - Linux lets a sleeping thread's timer fire up to its "timer slack" late (50 µs by default): the futex
 //     woke ~80 µs late at the median here, ~33 µs with a 1 µs slack. The slack is set (best effort) before
@@ -18,16 +21,21 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-export type TimerMode = 'precise' | 'coarse' | 'spin';
+export type TimerMode = 'precise' | 'coarse' | 'spin' | 'wake';
 /**
  * How long before a deadline the helper thread wakes the event loop, which spins the rest. Longer is more
  * exact on an idle host but spins more; on a loaded host a spinning process uses up its CPU share and is
  * descheduled for milliseconds, so shorter can be better there (TIMER_EARLY_US; see bench/link-fidelity.ts).
  */
 export const DEFAULT_EARLY_NS = 100_000;
-export const TIMER_MODES: readonly TimerMode[] = ['precise', 'coarse', 'spin'];
+export const TIMER_MODES: readonly TimerMode[] = ['precise', 'coarse', 'spin', 'wake'];
 /** The most a callback may run before its deadline to cancel the scheduler's own lateness (TIMER_MAX_ADVANCE_US). */
 export const DEFAULT_MAX_ADVANCE_NS = 50_000;
+/**
+ * The same in wake mode, whose median lateness includes the helper thread's message reaching the event loop
+ * (30-100 µs measured here), which precise mode spins through.
+ */
+export const DEFAULT_WAKE_MAX_ADVANCE_NS = 200_000;
 /** How much the advance moves per release: it tracks a drift of 1 ms/s at 2,000 releases/s, and sits still. */
 export const ADVANCE_STEP_NS = 500;
 /** Deadlines this close to the one being run run in the same pass: one wake-up, not two. */
@@ -268,14 +276,18 @@ export class PreciseScheduler {
     this.mode = options.mode ?? 'precise';
     // 100 µs covers the futex wake plus the message hop at the median (measured here: ~0.1 ms); 300 µs
     // was no more exact on a loaded 2-core host and spun twice the CPU (bench/link-fidelity.ts).
-    this.earlyNs = this.mode === 'coarse' ? 0 : (options.earlyNs ?? DEFAULT_EARLY_NS);
+    this.earlyNs = this.mode === 'coarse' || this.mode === 'wake' ? 0 : (options.earlyNs ?? DEFAULT_EARLY_NS);
     this.minEarlyNs = Math.min(MIN_EARLY_NS, this.earlyNs);
     this.maxEarlyNs = Math.max(MAX_EARLY_NS, this.earlyNs);
     // coarse stays the plain setTimeout baseline the benchmark compares against.
-    this.maxAdvanceNs = this.mode === 'coarse' ? 0 : (options.maxAdvanceNs ?? DEFAULT_MAX_ADVANCE_NS);
+    this.maxAdvanceNs =
+      this.mode === 'coarse'
+        ? 0
+        : (options.maxAdvanceNs ??
+          (this.mode === 'wake' ? DEFAULT_WAKE_MAX_ADVANCE_NS : DEFAULT_MAX_ADVANCE_NS));
     this.wakeWindowNs = this.maxEarlyNs + this.maxAdvanceNs + COALESCE_NS;
     this.slackReduced = this.mode === 'coarse' ? false : reduceTimerSlack();
-    if (this.mode === 'precise') {
+    if (this.mode === 'precise' || this.mode === 'wake') {
       const sab = new SharedArrayBuffer(16);
       this.gen = new Int32Array(sab, 0, 1);
       this.wake = new BigInt64Array(sab, 8, 1);
@@ -284,7 +296,8 @@ export class PreciseScheduler {
       this.worker.on('message', ([wakeNs, postNs]: [number, number]) => {
         const recvNs = nowNs();
         this.lastWake = { wakeNs, postNs, recvNs };
-        this.earlyNs = nextEarly(this.earlyNs, recvNs - wakeNs, this.minEarlyNs, this.maxEarlyNs);
+        if (this.mode === 'precise')
+          this.earlyNs = nextEarly(this.earlyNs, recvNs - wakeNs, this.minEarlyNs, this.maxEarlyNs);
         this.pump();
       });
     }
