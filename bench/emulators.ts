@@ -30,6 +30,22 @@ export function parseRt(raw: string | undefined): number | undefined {
   return rt;
 }
 
+/** Reads whole-number flags, each within [min, max]; throws naming the first that is not. */
+export function wholeNumberFlags<K extends string>(
+  specs: Record<K, { raw: string | undefined; min: number; max: number }>,
+): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const [name, { raw, min, max }] of Object.entries(specs) as Array<
+    [K, { raw: string | undefined; min: number; max: number }]
+  >) {
+    const v = Number(raw);
+    if (!(Number.isInteger(v) && v >= min && v <= max))
+      throw new Error(`--${name} ${raw}: expected a whole number from ${min} to ${max}`);
+    out[name] = v;
+  }
+  return out;
+}
+
 /** Spawns a child whose stderr is shown with its name; stdout is dropped. */
 export function start(
   name: string,

@@ -12,7 +12,14 @@ import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { captureAvailable, type Legs, legsThrough, startCapture } from './capture.ts';
-import { parseRt, quantile, setProxyDelay, setToxiproxyDelay, startEmulators } from './emulators.ts';
+import {
+  parseRt,
+  quantile,
+  setProxyDelay,
+  setToxiproxyDelay,
+  startEmulators,
+  wholeNumberFlags,
+} from './emulators.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -23,19 +30,18 @@ const { values: flags } = parseArgs({
     rt: { type: 'string' },
   },
 });
-const DELAY_MS = Number(flags.delay);
-const RATE = Number(flags.rate);
-const SECONDS = Number(flags.seconds);
-const RUNS = Number(flags.runs);
+const {
+  delay: DELAY_MS,
+  rate: RATE,
+  seconds: SECONDS,
+  runs: RUNS,
+} = wholeNumberFlags({
+  delay: { raw: flags.delay, min: 0, max: 1000 },
+  rate: { raw: flags.rate, min: 1, max: 2000 },
+  seconds: { raw: flags.seconds, min: 1, max: 120 },
+  runs: { raw: flags.runs, min: 1, max: 10 },
+});
 const RT = parseRt(flags.rt);
-for (const [name, v, max] of [
-  ['--delay', DELAY_MS, 1000],
-  ['--rate', RATE, 2000],
-  ['--seconds', SECONDS, 120],
-  ['--runs', RUNS, 10],
-] as const)
-  if (!(Number.isInteger(v) && v >= (name === '--delay' ? 0 : 1) && v <= max))
-    throw new Error(`${name} ${v}: expected a whole number up to ${max}`);
 
 const MEASURED = 98;
 const WARMUP = 97;

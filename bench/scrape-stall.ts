@@ -11,7 +11,16 @@
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
-import { freePort, parseRt, ROOT, setProxyDelay, startEmulators, startProxy, waitPort } from './emulators.ts';
+import {
+  freePort,
+  parseRt,
+  ROOT,
+  setProxyDelay,
+  startEmulators,
+  startProxy,
+  waitPort,
+  wholeNumberFlags,
+} from './emulators.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -23,19 +32,18 @@ const { values: flags } = parseArgs({
     rt: { type: 'string' },
   },
 });
-const SECONDS = Number(flags.seconds);
-const ROUNDS = Number(flags.rounds);
-const EVERY_MS = Number(flags.every);
-const DELAY_MS = Number(flags.delay);
+const {
+  seconds: SECONDS,
+  rounds: ROUNDS,
+  every: EVERY_MS,
+  delay: DELAY_MS,
+} = wholeNumberFlags({
+  seconds: { raw: flags.seconds, min: 1, max: 120 },
+  rounds: { raw: flags.rounds, min: 1, max: 20 },
+  every: { raw: flags.every, min: 100, max: 60_000 },
+  delay: { raw: flags.delay, min: 1, max: 1000 },
+});
 const RT = parseRt(flags.rt);
-for (const [name, v, min, max] of [
-  ['--seconds', SECONDS, 1, 120],
-  ['--rounds', ROUNDS, 1, 20],
-  ['--every', EVERY_MS, 100, 60_000],
-  ['--delay', DELAY_MS, 1, 1000],
-] as const)
-  if (!(Number.isInteger(v) && v >= min && v <= max))
-    throw new Error(`${name} ${v}: expected a whole number from ${min} to ${max}`);
 const RATE = 1000;
 
 interface Target {
