@@ -81,7 +81,7 @@ function parseVariant(raw: string): Record<string, string> {
     }),
   );
 }
-/** The optional third target: the coarse-timer proxy, or another checkout's proxy. */
+/** The optional third target: another checkout's proxy, this one's with other settings, or the coarse-timer one. */
 const VARIANT = flags.compare
   ? { label: 'compare', cwd: flags.compare, env: {} as Record<string, string> }
   : flags.variant
@@ -194,8 +194,8 @@ async function measure(
 const WARM_UP_SECONDS = flags.quick ? 1 : 3;
 
 /**
- * Runs every emulator through its delayed path (1 ms, and 1 ms ±1 where jitter can be set) at the highest rate
- * of the run, unmeasured, then back to no delay.
+ * Runs every emulator through its delayed path (1 ms, then 1 ms ±1) at the highest rate of the run,
+ * unmeasured, then back to no delay.
  */
 async function warmUp(
   targets: Array<{ port: number; set: (delayMs: number, jitterMs: number) => Promise<void> }>,
