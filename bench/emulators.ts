@@ -1,6 +1,6 @@
 // What the fidelity benchmarks share: starting the echo server, the link proxy and Toxiproxy on loopback,
-// configuring a delay on each, reading a process's CPU use and run-queue wait from /proc, and the percentile
-// they report. Loopback only.
+// configuring a delay on each, reading the proxy's own timing from /metrics and a process's CPU use and
+// run-queue wait from /proc, and the percentile they report. Loopback only.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -203,6 +203,25 @@ export async function startEmulators(
     proxy: { child: proxyChild, ...proxy },
     toxiproxy: toxi && toxiChild ? { child: toxiChild, bin, ...toxi } : null,
   };
+}
+
+/**
+ * The proxy's own timing, from /metrics: its release-lateness histogram (cumulative counts per upper bound,
+ * seconds) and its releases more than 1 ms late by cause (timer.ts lateCause).
+ */
+export interface ProxyTiming {
+  buckets: Map<number, number>;
+  causes: Map<string, number>;
+}
+export async function proxyTiming(adminPort: number): Promise<ProxyTiming> {
+  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+  const buckets = new Map<number, number>();
+  for (const m of text.matchAll(/^mec_link_proxy_release_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
+    buckets.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
+  const causes = new Map<string, number>();
+  for (const m of text.matchAll(/^mec_link_proxy_late_releases_total\{cause="([^"]+)"\} (\S+)$/gm))
+    causes.set(m[1] as string, Number(m[2]));
+  return { buckets, causes };
 }
 
 /** The q-quantile of ascending-sorted samples (nearest rank). */

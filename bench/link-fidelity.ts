@@ -42,7 +42,9 @@ import { captureAvailable, roundTrips, type Segment, startCapture } from './capt
 import {
   cpuSeconds,
   freePort,
+  type ProxyTiming,
   parseRt,
+  proxyTiming,
   quantile,
   runQueueSeconds,
   setProxyDelay,
@@ -268,25 +270,6 @@ function impairment(delayMs: number, jitterMs: number): Impairment {
     loss: 0,
     rateBitsPerSecond: null,
   };
-}
-
-/**
- * The proxy's own timing, from /metrics: its release-lateness histogram (cumulative counts per upper bound,
- * seconds) and its releases more than 1 ms late by cause (timer.ts lateCause).
- */
-interface ProxyTiming {
-  buckets: Map<number, number>;
-  causes: Map<string, number>;
-}
-async function proxyTiming(adminPort: number): Promise<ProxyTiming> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const buckets = new Map<number, number>();
-  for (const m of text.matchAll(/^mec_link_proxy_release_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
-    buckets.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
-  const causes = new Map<string, number>();
-  for (const m of text.matchAll(/^mec_link_proxy_late_releases_total\{cause="([^"]+)"\} (\S+)$/gm))
-    causes.set(m[1] as string, Number(m[2]));
-  return { buckets, causes };
 }
 
 /** Of the releases between pairs of scrapes, the share later than each bound (ms → share). */

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import {
   freePort,
   parseRt,
+  proxyTiming,
   ROOT,
   setProxyDelay,
   startEmulators,
@@ -52,11 +53,9 @@ interface Target {
   adminPort: number;
 }
 
+/** The proxy's releases more than 1 ms late so far, all causes. */
 async function lateReleases(adminPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  let sum = 0;
-  for (const m of text.matchAll(/^mec_link_proxy_late_releases_total\{[^}]*\} (\S+)$/gm)) sum += Number(m[1]);
-  return sum;
+  return [...(await proxyTiming(adminPort)).causes.values()].reduce((sum, n) => sum + n, 0);
 }
 
 /** Requests at RATE for `seconds` over a pool of connections, scraping every `everyMs` (0: never). */
