@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -30,20 +31,32 @@ export function parseRt(raw: string | undefined): number | undefined {
   return rt;
 }
 
-/** Reads whole-number flags, each within [min, max]; throws naming the first that is not. */
-export function wholeNumberFlags<K extends string>(
-  specs: Record<K, { raw: string | undefined; min: number; max: number }>,
-): Record<K, number> {
-  const out = {} as Record<K, number>;
-  for (const [name, { raw, min, max }] of Object.entries(specs) as Array<
-    [K, { raw: string | undefined; min: number; max: number }]
-  >) {
+/**
+ * A bench's command line: whole-number flags, each with its default and range, and optional string flags.
+ * Throws naming the first number out of range (or an unknown flag).
+ */
+export function benchFlags<N extends string, S extends string = never>(
+  numbers: Record<N, { default: number; min: number; max: number }>,
+  strings: readonly S[] = [],
+): Record<N, number> & Partial<Record<S, string>> {
+  const specs = Object.entries(numbers) as Array<[N, { default: number; min: number; max: number }]>;
+  const { values } = parseArgs({
+    // Every option is a string, so every value read below is a string or undefined.
+    options: Object.fromEntries([
+      ...specs.map(([name, spec]) => [name, { type: 'string' as const, default: String(spec.default) }]),
+      ...strings.map((name) => [name, { type: 'string' as const }]),
+    ]),
+  }) as { values: Record<string, string | undefined> };
+  const out: Record<string, number | string | undefined> = {};
+  for (const [name, { min, max }] of specs) {
+    const raw = values[name];
     const v = Number(raw);
     if (!(Number.isInteger(v) && v >= min && v <= max))
       throw new Error(`--${name} ${raw}: expected a whole number from ${min} to ${max}`);
     out[name] = v;
   }
-  return out;
+  for (const name of strings) out[name] = values[name];
+  return out as Record<N, number> & Partial<Record<S, string>>;
 }
 
 /** Spawns a child whose stderr is shown with its name; stdout is dropped. */

@@ -10,37 +10,26 @@
 //   (TOXIPROXY_BIN for Toxiproxy; --rt N runs both emulators under SCHED_FIFO N, as in link-fidelity.ts)
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { parseArgs } from 'node:util';
 import { captureAvailable, type Legs, legsThrough, startCapture } from './capture.ts';
 import {
+  benchFlags,
   parseRt,
   quantile,
   setProxyDelay,
   setToxiproxyDelay,
   startEmulators,
-  wholeNumberFlags,
 } from './emulators.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    delay: { type: 'string', default: '1' },
-    rate: { type: 'string', default: '200' },
-    seconds: { type: 'string', default: '10' },
-    runs: { type: 'string', default: '2' },
-    rt: { type: 'string' },
+const flags = benchFlags(
+  {
+    delay: { default: 1, min: 0, max: 1000 },
+    rate: { default: 200, min: 1, max: 2000 },
+    seconds: { default: 10, min: 1, max: 120 },
+    runs: { default: 2, min: 1, max: 10 },
   },
-});
-const {
-  delay: DELAY_MS,
-  rate: RATE,
-  seconds: SECONDS,
-  runs: RUNS,
-} = wholeNumberFlags({
-  delay: { raw: flags.delay, min: 0, max: 1000 },
-  rate: { raw: flags.rate, min: 1, max: 2000 },
-  seconds: { raw: flags.seconds, min: 1, max: 120 },
-  runs: { raw: flags.runs, min: 1, max: 10 },
-});
+  ['rt'],
+);
+const { delay: DELAY_MS, rate: RATE, seconds: SECONDS, runs: RUNS } = flags;
 const RT = parseRt(flags.rt);
 
 const MEASURED = 98;

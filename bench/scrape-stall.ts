@@ -10,8 +10,8 @@
 //   node bench/scrape-stall.ts [--seconds 8] [--rounds 3] [--every 1000] [--delay 20] [--compare DIR] [--rt N]
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { parseArgs } from 'node:util';
 import {
+  benchFlags,
   freePort,
   parseRt,
   proxyTiming,
@@ -20,30 +20,18 @@ import {
   startEmulators,
   startProxy,
   waitPort,
-  wholeNumberFlags,
 } from './emulators.ts';
 
-const { values: flags } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '8' },
-    rounds: { type: 'string', default: '3' },
-    every: { type: 'string', default: '1000' },
-    delay: { type: 'string', default: '20' },
-    compare: { type: 'string' },
-    rt: { type: 'string' },
+const flags = benchFlags(
+  {
+    seconds: { default: 8, min: 1, max: 120 },
+    rounds: { default: 3, min: 1, max: 20 },
+    every: { default: 1000, min: 100, max: 60_000 },
+    delay: { default: 20, min: 1, max: 1000 },
   },
-});
-const {
-  seconds: SECONDS,
-  rounds: ROUNDS,
-  every: EVERY_MS,
-  delay: DELAY_MS,
-} = wholeNumberFlags({
-  seconds: { raw: flags.seconds, min: 1, max: 120 },
-  rounds: { raw: flags.rounds, min: 1, max: 20 },
-  every: { raw: flags.every, min: 100, max: 60_000 },
-  delay: { raw: flags.delay, min: 1, max: 1000 },
-});
+  ['compare', 'rt'],
+);
+const { seconds: SECONDS, rounds: ROUNDS, every: EVERY_MS, delay: DELAY_MS } = flags;
 const RT = parseRt(flags.rt);
 const RATE = 1000;
 
