@@ -7,6 +7,7 @@ import {
   COALESCE_NS,
   DEFAULT_MAX_ADVANCE_NS,
   DEFAULT_WAKE_MAX_ADVANCE_NS,
+  defaultMaxAdvanceNs,
   EARLY_STEP_NS,
   LATE_RELEASE_NS,
   type LateCause,
@@ -233,6 +234,16 @@ describe('scheduler', () => {
     assert.ok(seen.filter((x) => x.late <= LATE_RELEASE_NS).every((x) => x.cause === undefined));
   });
 
+  it('bounds the compensator by mode: none in coarse mode, 50 µs, and 200 µs in wake mode', () => {
+    assert.deepEqual(Object.fromEntries(TIMER_MODES.map((m) => [m, defaultMaxAdvanceNs(m)])), {
+      precise: 50_000,
+      coarse: 0,
+      spin: 50_000,
+      wake: 200_000,
+    });
+    assert.equal(DEFAULT_MAX_ADVANCE_NS, 50_000);
+    assert.equal(DEFAULT_WAKE_MAX_ADVANCE_NS, 200_000);
+  });
   for (const mode of TIMER_MODES) {
     it(`${mode}: runs every callback, never early beyond the bound, in deadline order, skipping cancelled ones`, async () => {
       const s = new PreciseScheduler({ mode });
@@ -255,10 +266,7 @@ describe('scheduler', () => {
         assert.equal(ran.length, 50);
         assert.ok(ran.every((r) => r.id % 6 !== 0));
         // Early only by the compensator's bound (plus the coalescing window), never more.
-        const bound =
-          mode === 'coarse'
-            ? COALESCE_NS
-            : (mode === 'wake' ? DEFAULT_WAKE_MAX_ADVANCE_NS : DEFAULT_MAX_ADVANCE_NS) + COALESCE_NS;
+        const bound = defaultMaxAdvanceNs(mode) + COALESCE_NS;
         assert.ok(
           ran.every((r) => r.at >= r.due - bound),
           'a callback ran earlier than the bound',

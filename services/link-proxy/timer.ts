@@ -6,9 +6,8 @@
 //     checks, and ends on process.hrtime.
 // The spin only covers `earlyNs` per deadline, so CPU use stays proportional to the number of deadlines,
 // not to their length. mode "wake" drops the spin: the helper's message runs the release, and the
-// compensator below absorbs the message's hop at the median. It spends a quarter less CPU, and on a host
-// where the proxy shares its cores with the traffic it was steadier at most points (see the README's
-// fidelity section). mode "coarse" (setTimeout only) and "spin" (setImmediate only) exist to measure the
+// compensator below absorbs the message's hop at the median. It spends a quarter less CPU, and in an
+// interleaved A/B it was as exact as precise mode, no more (see the README's fidelity section). mode "coarse" (setTimeout only) and "spin" (setImmediate only) exist to measure the
 // trade-off in the fidelity benchmark.
 // Two corrections on top (measured on a loaded 2-core host, bench/link-fidelity.ts):
 //   - Linux lets a sleeping thread's timer fire up to its "timer slack" late (50 µs by default): the futex
@@ -36,6 +35,12 @@ export const DEFAULT_MAX_ADVANCE_NS = 50_000;
  * (30-100 µs measured here), which precise mode spins through.
  */
 export const DEFAULT_WAKE_MAX_ADVANCE_NS = 200_000;
+
+/** The compensator's bound when TIMER_MAX_ADVANCE_US is unset: none in coarse mode (the plain baseline). */
+export function defaultMaxAdvanceNs(mode: TimerMode): number {
+  if (mode === 'coarse') return 0;
+  return mode === 'wake' ? DEFAULT_WAKE_MAX_ADVANCE_NS : DEFAULT_MAX_ADVANCE_NS;
+}
 /** How much the advance moves per release: it tracks a drift of 1 ms/s at 2,000 releases/s, and sits still. */
 export const ADVANCE_STEP_NS = 500;
 /** Deadlines this close to the one being run run in the same pass: one wake-up, not two. */
@@ -280,11 +285,7 @@ export class PreciseScheduler {
     this.minEarlyNs = Math.min(MIN_EARLY_NS, this.earlyNs);
     this.maxEarlyNs = Math.max(MAX_EARLY_NS, this.earlyNs);
     // coarse stays the plain setTimeout baseline the benchmark compares against.
-    this.maxAdvanceNs =
-      this.mode === 'coarse'
-        ? 0
-        : (options.maxAdvanceNs ??
-          (this.mode === 'wake' ? DEFAULT_WAKE_MAX_ADVANCE_NS : DEFAULT_MAX_ADVANCE_NS));
+    this.maxAdvanceNs = this.mode === 'coarse' ? 0 : (options.maxAdvanceNs ?? defaultMaxAdvanceNs(this.mode));
     this.wakeWindowNs = this.maxEarlyNs + this.maxAdvanceNs + COALESCE_NS;
     this.slackReduced = this.mode === 'coarse' ? false : reduceTimerSlack();
     if (this.mode === 'precise' || this.mode === 'wake') {
