@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { emulatorCommand, type Placement } from './placement.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -15,20 +16,6 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-/** An emulator's command line, under `chrt -f rt` when rt is set (chrt execs it, so the pid stays the emulator's). */
-export function emulatorCommand(rt: number | undefined, cmd: string, args: string[]): [string, string[]] {
-  return rt === undefined ? [cmd, args] : ['chrt', ['-f', String(rt), cmd, ...args]];
-}
-
-/** Parses a --rt value: a SCHED_FIFO priority, or undefined when the flag is absent. */
-export function parseRt(raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  const rt = Number(raw);
-  if (!(Number.isInteger(rt) && rt >= 1 && rt <= 99))
-    throw new Error(`--rt ${raw}: expected a SCHED_FIFO priority, 1-99`);
-  return rt;
 }
 
 /**
@@ -104,11 +91,11 @@ function startEcho(port: number): ChildProcess {
 export function startProxy(
   name: string,
   ports: { port: number; adminPort: number; upstreamPort: number },
-  options: { rt?: number; env?: Record<string, string>; cwd?: string } = {},
+  options: { place?: Placement; env?: Record<string, string>; cwd?: string } = {},
 ): ChildProcess {
   return start(
     name,
-    ...emulatorCommand(options.rt, process.execPath, ['services/link-proxy/main.ts']),
+    ...emulatorCommand(options.place ?? {}, process.execPath, ['services/link-proxy/main.ts']),
     {
       HOST: '127.0.0.1',
       ADMIN_PORT: String(ports.adminPort),
@@ -148,10 +135,14 @@ export async function setProxyDelay(adminPort: number, delayMs: number, jitterMs
 }
 
 /** Starts Toxiproxy's server (`bin`) with its API on `adminPort`. */
-function startToxiproxy(bin: string, adminPort: number, rt?: number): ChildProcess {
-  return start('toxiproxy', ...emulatorCommand(rt, bin, ['-host', '127.0.0.1', '-port', String(adminPort)]), {
-    LOG_LEVEL: 'error',
-  });
+function startToxiproxy(bin: string, adminPort: number, place: Placement): ChildProcess {
+  return start(
+    'toxiproxy',
+    ...emulatorCommand(place, bin, ['-host', '127.0.0.1', '-port', String(adminPort)]),
+    {
+      LOG_LEVEL: 'error',
+    },
+  );
 }
 
 /** Creates Toxiproxy's proxy "bench" on `port` to the upstream, with a latency toxic each way (0 ms to start). */
@@ -194,20 +185,16 @@ export interface Emulator {
  */
 export async function startEmulators(
   children: ChildProcess[],
-  rt: number | undefined,
+  place: Placement,
 ): Promise<{ echoPort: number; proxy: Emulator; toxiproxy: (Emulator & { bin: string }) | null }> {
   const echoPort = await freePort();
   children.push(startEcho(echoPort));
   const proxy = { port: await freePort(), adminPort: await freePort() };
-  const proxyChild = startProxy(
-    'proxy',
-    { ...proxy, upstreamPort: echoPort },
-    rt === undefined ? {} : { rt },
-  );
+  const proxyChild = startProxy('proxy', { ...proxy, upstreamPort: echoPort }, { place });
   children.push(proxyChild);
   const bin = process.env.TOXIPROXY_BIN ?? '';
   const toxi = bin !== '' && existsSync(bin) ? { port: await freePort(), adminPort: await freePort() } : null;
-  const toxiChild = toxi ? startToxiproxy(bin, toxi.adminPort, rt) : null;
+  const toxiChild = toxi ? startToxiproxy(bin, toxi.adminPort, place) : null;
   if (toxiChild) children.push(toxiChild);
   await Promise.all([waitPort(echoPort), waitPort(proxy.port), ...(toxi ? [waitPort(toxi.adminPort)] : [])]);
   if (toxi) await addToxiproxyRoute(toxi.adminPort, toxi.port, echoPort);

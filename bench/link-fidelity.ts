@@ -22,9 +22,11 @@
 // The environment reaches the proxy and Toxiproxy: `TIMER_MODE=spin` or `GOMAXPROCS=1` measure those settings.
 //
 //   node bench/link-fidelity.ts [--quick] [--seconds N] [--json FILE] [--coarse | --compare DIR | --variant ENV] [--no-capture]
-//                               [--delays 1,5] [--rates 1000] [--rt N]
+//                               [--delays 1,5] [--rates 1000] [--rt N] [--pin CPUS]
 //   --rt N runs the emulators (the proxy, its variant, Toxiproxy) under SCHED_FIFO priority N (`chrt -f N`,
 //   root or CAP_SYS_NICE): what they do when no other process on the host can make them wait for a CPU.
+//   --pin CPUS runs them on those CPUs and this process (the generator), the echo server and tcpdump on the
+//   others: what a proxy pod with CPUs of its own gets from the static CPU manager (placement.ts).
 //   --coarse adds the proxy with setTimeout-only timers (what the precise timer buys); --compare DIR adds the
 //   proxy of another checkout (e.g. `git worktree add /tmp/old HEAD~3`), measured interleaved, for A/B;
 //   --variant NAME=VALUE[,NAME=VALUE] adds this checkout's proxy with that environment (e.g. TIMER_MODE=spin,
@@ -43,7 +45,6 @@ import {
   cpuSeconds,
   freePort,
   type ProxyTiming,
-  parseRt,
   proxyTiming,
   quantile,
   runQueueSeconds,
@@ -54,6 +55,7 @@ import {
   waitPort,
 } from './emulators.ts';
 import { P50_TARGET_MS, P99_TARGET_MS, TARGET_RATE, verdict } from './fidelity-target.ts';
+import { describePlacement, placementFrom } from './placement.ts';
 
 const { values: flags, positionals } = parseArgs({
   options: {
@@ -67,6 +69,7 @@ const { values: flags, positionals } = parseArgs({
     delays: { type: 'string' },
     rates: { type: 'string' },
     rt: { type: 'string' },
+    pin: { type: 'string' },
     variant: { type: 'string' },
   },
   allowPositionals: true,
@@ -106,8 +109,8 @@ const WARMUP_BYTE = 97;
 const CAPTURE = flags['no-capture'] ? { ok: false as const, why: '--no-capture' } : captureAvailable();
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
 
-/** --rt: the real-time priority the emulators run at, or undefined. */
-const RT = parseRt(flags.rt);
+/** --rt and --pin: where the emulators run (SCHED_FIFO, CPUs of their own). */
+const PLACE = flags.median ? {} : placementFrom(flags);
 
 /** The generator's own event-loop delay while measuring (p99, ms): a stall here is not the proxy's. */
 const lag = monitorEventLoopDelay({ resolution: 1 });
@@ -479,6 +482,8 @@ interface Run {
   timing?: string;
   /** --rt: the SCHED_FIFO priority the emulators ran at. */
   rt?: number;
+  /** --pin: the CPUs the emulators had to themselves. */
+  pin?: string;
   /** What the third target was (--coarse / --compare), for its column. */
   variant?: string | null;
   toxiproxy: string | null;
@@ -631,6 +636,8 @@ function medianOfRuns(files: string[]): void {
   console.log(`timing: ${runs.map((r) => r.timing ?? 'generator').join(' | ')}`);
   if (runs.some((r) => r.rt !== undefined))
     console.log(`emulators at SCHED_FIFO: ${runs.map((r) => r.rt ?? 'no').join(' | ')}`);
+  if (runs.some((r) => r.pin !== undefined))
+    console.log(`emulators pinned to CPUs: ${runs.map((r) => r.pin ?? 'no').join(' | ')}`);
   for (const r of runs) console.log(describeHost(r.host ?? null));
   for (const rate of first.overhead.map((o) => o.rate)) {
     const os = runs.map((r) => r.overhead.find((o) => o.rate === rate) as { p50: number; p99: number });
@@ -659,7 +666,7 @@ async function main() {
   try {
     // Before any child starts: the host alone.
     const host = hostWakeFloor();
-    const { echoPort, proxy: emulated, toxiproxy } = await startEmulators(children, RT);
+    const { echoPort, proxy: emulated, toxiproxy } = await startEmulators(children, PLACE);
     const { child: proxy, port: proxyPort, adminPort: proxyAdmin } = emulated;
     // --coarse: the same proxy with setTimeout only (whole-millisecond timers), to show what the precise timer
     // buys. Off by default: its share of the time buys more samples for the targets that are judged.
@@ -671,7 +678,7 @@ async function main() {
           `proxy-${VARIANT.label}`,
           { port: coarsePort, adminPort: coarseAdmin, upstreamPort: echoPort },
           {
-            ...(RT === undefined ? {} : { rt: RT }),
+            place: PLACE,
             env: VARIANT.env,
             ...(VARIANT.cwd ? { cwd: VARIANT.cwd } : {}),
           },
@@ -686,7 +693,7 @@ async function main() {
     const loadBefore = loadAverage();
     console.log(
       `link fidelity: round trip through the proxy vs direct ⊕ configured (ms); ${SECONDS} s per point in ${ROUNDS} interleaved rounds, loopback; load average ${loadBefore}` +
-        (RT === undefined ? '' : `; emulators at SCHED_FIFO ${RT}`),
+        describePlacement(PLACE),
     );
     console.log(describeHost(host));
     console.log(
@@ -839,7 +846,8 @@ async function main() {
       const run: Run = {
         load: `${loadBefore} → ${loadAfter}`,
         timing: CAPTURE.ok ? 'kernel (tcpdump)' : `generator (${CAPTURE.why})`,
-        ...(RT === undefined ? {} : { rt: RT }),
+        ...(PLACE.rt === undefined ? {} : { rt: PLACE.rt }),
+        ...(PLACE.cpus === undefined ? {} : { pin: PLACE.cpus }),
         toxiproxy: toxiproxy?.bin ?? null,
         variant: VARIANT ? `${VARIANT.label}${flags.compare ? ` ${flags.compare}` : ''}` : null,
         overhead,

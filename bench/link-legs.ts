@@ -6,19 +6,13 @@
 // Written to take apart the one point where Toxiproxy stayed ahead in bench/link-fidelity.ts (1 ms at 200
 // requests/s). Needs tcpdump and root (no fallback: the legs only exist in a capture). Loopback only, bounded.
 //
-//   node bench/link-legs.ts [--delay 1] [--rate 200] [--seconds 10] [--runs 2] [--rt N]
-//   (TOXIPROXY_BIN for Toxiproxy; --rt N runs both emulators under SCHED_FIFO N, as in link-fidelity.ts)
+//   node bench/link-legs.ts [--delay 1] [--rate 200] [--seconds 10] [--runs 2] [--rt N] [--pin CPUS]
+//   (TOXIPROXY_BIN for Toxiproxy; --rt and --pin place both emulators as in link-fidelity.ts, see placement.ts)
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { captureAvailable, type Legs, legsThrough, startCapture } from './capture.ts';
-import {
-  benchFlags,
-  parseRt,
-  quantile,
-  setProxyDelay,
-  setToxiproxyDelay,
-  startEmulators,
-} from './emulators.ts';
+import { benchFlags, quantile, setProxyDelay, setToxiproxyDelay, startEmulators } from './emulators.ts';
+import { describePlacement, placementFrom } from './placement.ts';
 
 const flags = benchFlags(
   {
@@ -27,10 +21,10 @@ const flags = benchFlags(
     seconds: { default: 10, min: 1, max: 120 },
     runs: { default: 2, min: 1, max: 10 },
   },
-  ['rt'],
+  ['rt', 'pin'],
 );
 const { delay: DELAY_MS, rate: RATE, seconds: SECONDS, runs: RUNS } = flags;
-const RT = parseRt(flags.rt);
+const PLACE = placementFrom(flags);
 
 const MEASURED = 98;
 const WARMUP = 97;
@@ -94,12 +88,12 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   try {
-    const { echoPort, proxy, toxiproxy } = await startEmulators(children, RT);
+    const { echoPort, proxy, toxiproxy } = await startEmulators(children, PLACE);
     await setProxyDelay(proxy.adminPort, DELAY_MS, 0);
     if (toxiproxy) await setToxiproxyDelay(toxiproxy.adminPort, DELAY_MS, 0);
     console.log(
       `link legs: ${DELAY_MS} ms one way, no jitter, ${RATE} requests/s one at a time, ${SECONDS} s per run, ` +
-        `${RUNS} alternating runs; kernel-timed (tcpdump)${RT ? `; emulators at SCHED_FIFO ${RT}` : ''}`,
+        `${RUNS} alternating runs; kernel-timed (tcpdump)${describePlacement(PLACE)}`,
     );
     if (!toxiproxy) console.log('Toxiproxy: not measured (set TOXIPROXY_BIN)');
     console.log('\nms, each cell p50 / p99 / p99 − p50\n');

@@ -4,16 +4,15 @@
 // (mec_link_proxy_late_releases_total) is read around each round. A scrape that holds the event loop shows
 // as more late releases in the scraped rounds. --compare DIR adds another checkout's proxy (e.g. the one
 // before a change; `git worktree add /tmp/old HEAD~1`), measured in the same rounds; --rt N runs the proxies
-// under SCHED_FIFO N, where the scrape's own stall is not hidden behind the wait for a CPU. Loopback only,
-// bounded.
+// under SCHED_FIFO N, where the scrape's own stall is not hidden behind the wait for a CPU (--pin CPUS puts
+// them on CPUs of their own; see placement.ts). Loopback only, bounded.
 //
-//   node bench/scrape-stall.ts [--seconds 8] [--rounds 3] [--every 1000] [--delay 20] [--compare DIR] [--rt N]
+//   node bench/scrape-stall.ts [--seconds 8] [--rounds 3] [--every 1000] [--delay 20] [--compare DIR] [--rt N] [--pin CPUS]
 import type { ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import {
   benchFlags,
   freePort,
-  parseRt,
   proxyTiming,
   ROOT,
   setProxyDelay,
@@ -21,6 +20,7 @@ import {
   startProxy,
   waitPort,
 } from './emulators.ts';
+import { describePlacement, placementFrom } from './placement.ts';
 
 const flags = benchFlags(
   {
@@ -29,10 +29,10 @@ const flags = benchFlags(
     every: { default: 1000, min: 100, max: 60_000 },
     delay: { default: 20, min: 1, max: 1000 },
   },
-  ['compare', 'rt'],
+  ['compare', 'rt', 'pin'],
 );
 const { seconds: SECONDS, rounds: ROUNDS, every: EVERY_MS, delay: DELAY_MS } = flags;
-const RT = parseRt(flags.rt);
+const PLACE = placementFrom(flags);
 const RATE = 1000;
 
 interface Target {
@@ -91,12 +91,12 @@ async function main(): Promise<void> {
     process.exit(130);
   });
   try {
-    const { echoPort, proxy } = await startEmulators(children, RT);
+    const { echoPort, proxy } = await startEmulators(children, PLACE);
     const targets: Target[] = [{ label: 'link-proxy', port: proxy.port, adminPort: proxy.adminPort }];
     if (flags.compare) {
       const other = { port: await freePort(), adminPort: await freePort() };
       children.push(
-        startProxy('compare', { ...other, upstreamPort: echoPort }, { rt: RT, cwd: flags.compare }),
+        startProxy('compare', { ...other, upstreamPort: echoPort }, { place: PLACE, cwd: flags.compare }),
       );
       await waitPort(other.port);
       targets.push({ label: `compare (${flags.compare})`, ...other });
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     }
     console.log(
       `scrape stall: ${DELAY_MS} ms one way, ${RATE} requests/s, ${SECONDS} s per round, ${ROUNDS} alternating rounds, ` +
-        `/metrics every ${EVERY_MS} ms or never${RT === undefined ? '' : `; proxies at SCHED_FIFO ${RT}`} (${ROOT})`,
+        `/metrics every ${EVERY_MS} ms or never${describePlacement(PLACE)} (${ROOT})`,
     );
     const counts = new Map<string, { scraped: number[]; quiet: number[] }>();
     for (let round = 0; round < ROUNDS; round++)
