@@ -75,6 +75,7 @@ describe('proxy config', () => {
         SEED: '-1',
         TIMER_MODE: 'fast',
         TIMER_NICE: '-21',
+        V8_THREADS_NICE: '20',
       },
       [],
     );
@@ -85,6 +86,7 @@ describe('proxy config', () => {
     assert.match(text, /SEED="-1"/);
     assert.match(text, /TIMER_MODE="fast"/);
     assert.match(text, /TIMER_NICE="-21"/);
+    assert.match(text, /V8_THREADS_NICE="20" is invalid/);
     assert.match(text, /two routes listen on 0\.0\.0\.0:8081/);
   });
   it('needs at least one route; an unknown flag is an error', () => {
@@ -101,7 +103,7 @@ describe('README', () => {
     const documented = new Map<string, string>();
     for (const row of readme.split('\n').filter((l) => l.startsWith('| `'))) {
       const [names = '', defaults = ''] = row.split('|').slice(1, 3);
-      const vars = [...names.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1] as string);
+      const vars = [...names.matchAll(/`([A-Z][A-Z0-9_]*)`/g)].map((m) => m[1] as string);
       const values = defaults.split(',').map((d) => d.trim().replace(/`/g, ''));
       vars.forEach((v, i) => {
         documented.set(v, values[i] ?? '');

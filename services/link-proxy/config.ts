@@ -39,6 +39,7 @@ export interface ProxyConfig {
   /** Unset: the timer mode's default (see PreciseScheduler). */
   timerMaxAdvanceNs?: number;
   timerNice: number | undefined;
+  v8ThreadsNice: number;
   seed: number | undefined;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
@@ -107,6 +108,13 @@ export const proxyConfigSpec = {
   timerNice: optionalIntegerVar(
     'TIMER_NICE',
     'nice value of the threads that time releases (event loop, timer thread); below 0 needs CAP_SYS_NICE (unset: inherited)',
+    -20,
+    19,
+  ),
+  v8ThreadsNice: integerVar(
+    'V8_THREADS_NICE',
+    "nice value of V8's background threads (JIT compiler, GC helpers), so a compile does not hold a CPU a release waits for; raising it needs no privilege (0: as Node starts them)",
+    19,
     -20,
     19,
   ),
@@ -237,6 +245,7 @@ export function parseProxyConfig(
     timerEarlyNs: v.timerEarlyUs * 1000,
     ...(v.timerMaxAdvanceUs === undefined ? {} : { timerMaxAdvanceNs: v.timerMaxAdvanceUs * 1000 }),
     timerNice: v.timerNice,
+    v8ThreadsNice: v.v8ThreadsNice,
     seed: v.seed,
     logLevel: v.logLevel,
     shutdownTimeoutSeconds: v.shutdownTimeoutSeconds,

@@ -11,6 +11,7 @@ import { seededRng } from './jitter.ts';
 import { createMetrics } from './metrics.ts';
 import { LinkProxy } from './proxy.ts';
 import { PreciseScheduler, setThreadNice } from './timer.ts';
+import { setV8ThreadsNice } from './v8-threads.ts';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -49,6 +50,13 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
       });
     else log('info', 'timer threads run at nice', { nice: config.timerNice });
   }
+  const v8 = setV8ThreadsNice(config.v8ThreadsNice);
+  if ('failed' in v8)
+    log('warn', "V8_THREADS_NICE not applied; V8's background threads keep their priority", {
+      nice: config.v8ThreadsNice,
+      error: v8.failed,
+    });
+  else log('info', "V8's background threads run at nice", { nice: config.v8ThreadsNice, threads: v8.set });
   const scheduler = new PreciseScheduler({
     mode: config.timerMode,
     earlyNs: config.timerEarlyNs,
