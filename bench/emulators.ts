@@ -2,7 +2,7 @@
 // configuring a delay on each, reading the proxy's own timing from /metrics and a process's CPU use and
 // run-queue wait from /proc, and the percentile they report. Loopback only.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -235,6 +235,25 @@ export function cpuSeconds(pid: number | undefined): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * CPU seconds used by those of a process's threads named `comm` (user + system, from /proc/<pid>/task):
+ * "V8Worker" for a Node process's JIT compiler and GC helpers. NaN where /proc cannot tell.
+ */
+export function threadsCpuSeconds(pid: number | undefined, comm: string): number {
+  if (!pid) return Number.NaN;
+  try {
+    let ticks = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() !== comm) continue;
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      ticks += Number(fields[11]) + Number(fields[12]);
+    }
+    return ticks / 100;
   } catch {
     return Number.NaN;
   }

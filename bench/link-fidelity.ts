@@ -39,6 +39,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
 import { LATE_CAUSES, type LateCause, reduceTimerSlack } from '../services/link-proxy/timer.ts';
+import { V8_THREAD_NAME } from '../services/link-proxy/v8-threads.ts';
 import type { Impairment } from '../services/topology/index.ts';
 import { captureAvailable, roundTrips, type Segment, startCapture } from './capture.ts';
 import {
@@ -52,6 +53,7 @@ import {
   setToxiproxyDelay,
   startEmulators,
   startProxy,
+  threadsCpuSeconds,
   waitPort,
 } from './emulators.ts';
 import { P50_TARGET_MS, P99_TARGET_MS, TARGET_RATE, verdict } from './fidelity-target.ts';
@@ -195,26 +197,45 @@ async function measure(
   return rtts.sort((a, b) => a - b);
 }
 
-/** How long each emulator carries traffic with a delay before anything is measured (see warmUp). */
+/** How long each emulator carries traffic with a delay before anything is measured, in chunks (see warmUp). */
 const WARM_UP_SECONDS = flags.quick ? 1 : 3;
+const WARM_UP_CHUNK_SECONDS = WARM_UP_SECONDS / 2;
 
 /**
- * Runs every emulator through its delayed path (1 ms, then 1 ms ±1) at the highest rate of the run,
- * unmeasured, then back to no delay.
+ * Runs every emulator through its delayed path at the highest rate of the run, unmeasured, in chunks that
+ * alternate 1 ms and 1 ms ±1, then back to no delay. Prints what each Node emulator's V8
+ * threads (JIT compiler, GC helpers) still did in the last chunk, in ms/s, and every point prints it again.
+ * A longer warm-up does not quiet them: with 20 s each instead of 3 (fifth session, three runs) they still
+ * ran 0-23 ms/s during the measured points (the admin API's and /metrics' code gets hot late, and at
+ * 1,000 requests/s the scavenger's helpers run several times a second), and the p99 errors were no better.
  */
 async function warmUp(
-  targets: Array<{ port: number; set: (delayMs: number, jitterMs: number) => Promise<void> }>,
-) {
+  targets: Array<{
+    label: string;
+    port: number;
+    pid?: number | undefined;
+    set: (delayMs: number, jitterMs: number) => Promise<void>;
+  }>,
+): Promise<void> {
   const rate = Math.max(...RATES);
+  const notes: string[] = [];
   for (const t of targets) {
-    for (const jitter of [0, 1]) {
-      await t.set(1, jitter);
-      await measure(t.port, rate, WARM_UP_SECONDS / 2, Math.ceil(rate / 100) + 10);
+    let lastChunk = Number.NaN;
+    for (let chunk = 0; chunk < WARM_UP_SECONDS / WARM_UP_CHUNK_SECONDS; chunk++) {
+      await t.set(1, chunk % 2);
+      const v8 = threadsCpuSeconds(t.pid, V8_THREAD_NAME);
+      await measure(t.port, rate, WARM_UP_CHUNK_SECONDS, Math.ceil(rate / 100) + 10);
+      lastChunk = ((threadsCpuSeconds(t.pid, V8_THREAD_NAME) - v8) / WARM_UP_CHUNK_SECONDS) * 1e3;
     }
     await t.set(0, 0);
+    if (t.pid)
+      notes.push(
+        `${t.label}'s V8 threads ${lastChunk.toFixed(1)} ms/s in the last ${WARM_UP_CHUNK_SECONDS} s`,
+      );
   }
   console.log(
-    `warm-up: ${targets.length} emulator(s), ${WARM_UP_SECONDS} s each with a 1 ms delay, not measured`,
+    `warm-up: ${targets.length} emulator(s), ${WARM_UP_SECONDS} s each at ${rate} rps with a 1 ms delay (±0 and ±1 in turn), not measured` +
+      (notes.length > 0 ? `; ${notes.join(', ')}` : ''),
   );
 }
 
@@ -474,6 +495,8 @@ interface Point {
   proxyLateCauses?: Record<LateCause, number>;
   /** How long the proxy's event loop waited for a CPU while measured, ms per second (schedstat). */
   proxyRunQueueMsPerS?: number;
+  /** CPU the proxy's V8 threads (JIT compiler, GC helpers) used while measured, ms per second. */
+  proxyV8MsPerS?: number;
 }
 
 interface Run {
@@ -625,6 +648,9 @@ function medianOfRuns(files: string[]): void {
       ...(ps.every((p) => p.proxyRunQueueMsPerS !== undefined)
         ? { proxyRunQueueMsPerS: med(ps.map((p) => p.proxyRunQueueMsPerS as number)) }
         : {}),
+      ...(ps.every((p) => p.proxyV8MsPerS !== undefined)
+        ? { proxyV8MsPerS: med(ps.map((p) => p.proxyV8MsPerS as number)) }
+        : {}),
       ...(ps.every((p) => p.proxyLate1ms !== undefined)
         ? { proxyLate1ms: med(ps.map((p) => p.proxyLate1ms as number)) }
         : {}),
@@ -672,9 +698,8 @@ async function main() {
     // buys. Off by default: its share of the time buys more samples for the targets that are judged.
     const coarsePort = await freePort();
     const coarseAdmin = await freePort();
-    if (VARIANT)
-      children.push(
-        startProxy(
+    const variantChild = VARIANT
+      ? startProxy(
           `proxy-${VARIANT.label}`,
           { port: coarsePort, adminPort: coarseAdmin, upstreamPort: echoPort },
           {
@@ -682,8 +707,9 @@ async function main() {
             env: VARIANT.env,
             ...(VARIANT.cwd ? { cwd: VARIANT.cwd } : {}),
           },
-        ),
-      );
+        )
+      : null;
+    if (variantChild) children.push(variantChild);
     if (VARIANT) await waitPort(coarsePort);
     const haveToxi = toxiproxy !== null;
     const toxi = toxiproxy?.child;
@@ -712,12 +738,25 @@ async function main() {
     // then missed in every set. Every emulator gets the same, so none is measured cold (Toxiproxy is compiled
     // ahead of time but gets its share too).
     await warmUp([
-      { port: proxyPort, set: (d, j) => setProxyDelay(proxyAdmin, d, j) },
-      ...(VARIANT
-        ? [{ port: coarsePort, set: (d: number, j: number) => setProxyDelay(coarseAdmin, d, j) }]
+      { label: 'proxy', port: proxyPort, pid: proxy.pid, set: (d, j) => setProxyDelay(proxyAdmin, d, j) },
+      ...(variantChild
+        ? [
+            {
+              label: VARIANT?.label ?? 'variant',
+              port: coarsePort,
+              pid: variantChild.pid,
+              set: (d: number, j: number) => setProxyDelay(coarseAdmin, d, j),
+            },
+          ]
         : []),
       ...(toxiproxy
-        ? [{ port: toxiPort, set: (d: number, j: number) => setToxiproxyDelay(toxiAdmin, d, j) }]
+        ? [
+            {
+              label: 'Toxiproxy',
+              port: toxiPort,
+              set: (d: number, j: number) => setToxiproxyDelay(toxiAdmin, d, j),
+            },
+          ]
         : []),
     ]);
     // The floor: what the proxy adds with no delay configured (two extra socket hops per round trip).
@@ -763,6 +802,7 @@ async function main() {
           ]);
           let proxyCpuSeconds = 0;
           let proxyWaitSeconds = 0;
+          let proxyV8Seconds = 0;
           let toxiCpuSeconds = 0;
           lag.reset();
           // The proxy's own lateness over the measured stretches only (not the warm-up bursts).
@@ -770,6 +810,7 @@ async function main() {
           for (let round = 0; round < ROUNDS; round++) {
             await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
             const cpu0 = cpuSeconds(proxy.pid);
+            const v80 = threadsCpuSeconds(proxy.pid, V8_THREAD_NAME);
             let wait0 = Number.NaN;
             let before: ProxyTiming = { buckets: new Map(), causes: new Map() };
             await stretch.measure('proxy', proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
@@ -779,6 +820,7 @@ async function main() {
             proxyWaitSeconds += runQueueSeconds(proxy.pid) - wait0;
             lateWindows.push([before, await proxyTiming(proxyAdmin)]);
             proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
+            proxyV8Seconds += threadsCpuSeconds(proxy.pid, V8_THREAD_NAME) - v80;
             if (VARIANT) await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool);
             if (toxiOk) {
               const c0 = cpuSeconds(toxi?.pid);
@@ -824,12 +866,13 @@ async function main() {
             proxyLate1ms: lateShare['>1ms'] ?? Number.NaN,
             proxyLateCauses: lateCauseCounts(lateWindows),
             proxyRunQueueMsPerS: (proxyWaitSeconds / SECONDS) * 1e3,
+            proxyV8MsPerS: (proxyV8Seconds / SECONDS) * 1e3,
           };
           points.push(point);
           console.error(
             `  ${delay} ms ±${jitter} at ${rate} rps: proxy ${point.proxy.p50.toFixed(3)}/${point.proxy.p99.toFixed(3)}` +
               (point.toxi ? `, toxiproxy ${point.toxi.p50.toFixed(3)}/${point.toxi.p99.toFixed(3)}` : '') +
-              `, gen lag p99 ${genLagP99.toFixed(2)} ms, proxy waited for a CPU ${point.proxyRunQueueMsPerS?.toFixed(1)} ms/s, releases late ${Object.entries(
+              `, gen lag p99 ${genLagP99.toFixed(2)} ms, proxy waited for a CPU ${point.proxyRunQueueMsPerS?.toFixed(1)} ms/s, its V8 threads ran ${point.proxyV8MsPerS?.toFixed(1)} ms/s, releases late ${Object.entries(
                 lateShare,
               )
                 .map(([k, v]) => `${k} ${(v * 100).toFixed(2)}%`)
