@@ -74,8 +74,8 @@ toxiproxy:
 	  GOBIN="$(TOXIPROXY_DIR)" go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) || true; fi
 
 .PHONY: bench-fidelity
-bench-fidelity: node_modules toxiproxy ## Link proxy vs direct (and vs Toxiproxy, built from its Go module when Go is here): delay error at p50/p99; then make dev's prediction check
-	TOXIPROXY_BIN="$(TOXIPROXY_DIR)/server" $(NODE) bench/link-fidelity.ts
+bench-fidelity: node_modules toxiproxy ## Link proxy vs direct (and vs Toxiproxy, built from its Go module when Go is here): delay error at p50/p99; then make dev's prediction check (ARGS="--rt 10", "--pin 1", "--variant NAME=VALUE")
+	TOXIPROXY_BIN="$(TOXIPROXY_DIR)/server" $(NODE) bench/link-fidelity.ts $(ARGS)
 	$(NODE) bench/dev-prediction.ts
 
 .PHONY: bench-legs
