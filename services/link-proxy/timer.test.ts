@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { seededRng } from './jitter.ts';
+import { niceOf, probeThreads } from './threads-probe.ts';
 import {
   ADVANCE_STEP_NS,
   COALESCE_NS,
@@ -108,30 +108,10 @@ describe('adaptive wake-up lead', () => {
 
 describe('thread priority (TIMER_NICE)', () => {
   it('sets the event loop thread and the helper thread the scheduler starts after it', () => {
-    // In a child: nice is per thread and this process's main thread should keep its own.
-    const script = `
-      import { readdirSync, readFileSync } from 'node:fs';
-      import { PreciseScheduler, setThreadNice } from ${JSON.stringify(new URL('./timer.ts', import.meta.url).href)};
-      const failed = setThreadNice(5);
-      const s = new PreciseScheduler();
-      s.at(0, () => setTimeout(() => {
-        const threads = readdirSync('/proc/self/task').map((t) => {
-          const stat = readFileSync('/proc/self/task/' + t + '/stat', 'utf8');
-          return [readFileSync('/proc/self/task/' + t + '/comm', 'utf8').trim(), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])];
-        });
-        console.log(JSON.stringify({ failed, threads }));
-        s.close();
-      }, 100));`;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
-    assert.equal(r.status, 0, r.stderr);
-    const { failed, threads } = JSON.parse(r.stdout) as { failed?: string; threads: Array<[string, number]> };
-    assert.equal(failed, undefined);
-    const niceOf = (name: string) => threads.filter(([comm]) => comm === name).map(([, n]) => n);
-    assert.deepEqual(niceOf('MainThread'), [5], JSON.stringify(threads));
-    assert.deepEqual(niceOf('WorkerThread'), [5], JSON.stringify(threads));
+    const probe = probeThreads('result = setThreadNice(5);');
+    assert.equal(probe.result, undefined);
+    assert.deepEqual(niceOf(probe, 'MainThread'), [5], JSON.stringify(probe.threads));
+    assert.deepEqual(niceOf(probe, 'WorkerThread'), [5], JSON.stringify(probe.threads));
   });
   it('says why it could not, instead of throwing', () => {
     assert.equal(typeof setThreadNice(99), 'string');
