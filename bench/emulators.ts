@@ -229,12 +229,17 @@ export function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))] as number;
 }
 
+/** User + system CPU ticks (1/100 s) of a /proc stat file: a process's or one thread's. */
+function cpuTicks(statPath: string): number {
+  const fields = readFileSync(statPath, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** CPU seconds a process has used (user + system), from /proc. */
 export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return Number.NaN;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return cpuTicks(`/proc/${pid}/stat`) / 100;
   } catch {
     return Number.NaN;
   }
@@ -247,13 +252,10 @@ export function cpuSeconds(pid: number | undefined): number {
 export function threadsCpuSeconds(pid: number | undefined, comm: string): number {
   if (!pid) return Number.NaN;
   try {
-    let ticks = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      if (readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() !== comm) continue;
-      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      ticks += Number(fields[11]) + Number(fields[12]);
-    }
-    return ticks / 100;
+    const tids = readdirSync(`/proc/${pid}/task`).filter(
+      (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === comm,
+    );
+    return tids.reduce((sum, tid) => sum + cpuTicks(`/proc/${pid}/task/${tid}/stat`), 0) / 100;
   } catch {
     return Number.NaN;
   }

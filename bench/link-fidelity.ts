@@ -206,8 +206,9 @@ const WARM_UP_CHUNK_SECONDS = WARM_UP_SECONDS / 2;
  * alternate 1 ms and 1 ms ±1, then back to no delay. Prints what each Node emulator's V8
  * threads (JIT compiler, GC helpers) still did in the last chunk, in ms/s, and every point prints it again.
  * A longer warm-up does not quiet them: with 20 s each instead of 3 (fifth session, three runs) they still
- * ran 0-23 ms/s during the measured points (the admin API's and /metrics' code gets hot late, and at
- * 1,000 requests/s the scavenger's helpers run several times a second), and the p99 errors were no better.
+ * ran 0-23 ms/s during the measured points, and the p99 errors were no better. Under steady traffic alone
+ * they fall to 0-3 ms/s after 20-30 s, so what keeps them busy here is likely the bench itself: a profile
+ * change and /metrics scrapes between stretches (not proven).
  */
 async function warmUp(
   targets: Array<{
