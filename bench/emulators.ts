@@ -2,10 +2,11 @@
 // configuring a delay on each, reading the proxy's own timing from /metrics and a process's CPU use and
 // run-queue wait from /proc, and the percentile they report. Loopback only.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { v8ThreadsOf } from '../services/link-proxy/v8-threads.ts';
 import { emulatorCommand, type Placement } from './placement.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -246,16 +247,13 @@ export function cpuSeconds(pid: number | undefined): number {
 }
 
 /**
- * CPU seconds used by those of a process's threads named `comm` (user + system, from /proc/<pid>/task):
- * "V8Worker" for a Node process's JIT compiler and GC helpers. NaN where /proc cannot tell.
+ * CPU seconds a Node process's V8 background threads (JIT compiler, GC helpers) have used, user + system,
+ * from /proc/<pid>/task. NaN where /proc cannot tell.
  */
-export function threadsCpuSeconds(pid: number | undefined, comm: string): number {
+export function v8CpuSeconds(pid: number | undefined): number {
   if (!pid) return Number.NaN;
   try {
-    const tids = readdirSync(`/proc/${pid}/task`).filter(
-      (tid) => readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() === comm,
-    );
-    return tids.reduce((sum, tid) => sum + cpuTicks(`/proc/${pid}/task/${tid}/stat`), 0) / 100;
+    return v8ThreadsOf(pid).reduce((sum, tid) => sum + cpuTicks(`/proc/${pid}/task/${tid}/stat`), 0) / 100;
   } catch {
     return Number.NaN;
   }

@@ -39,7 +39,6 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
 import { LATE_CAUSES, type LateCause, reduceTimerSlack } from '../services/link-proxy/timer.ts';
-import { V8_THREAD_NAME } from '../services/link-proxy/v8-threads.ts';
 import type { Impairment } from '../services/topology/index.ts';
 import { captureAvailable, roundTrips, type Segment, startCapture } from './capture.ts';
 import {
@@ -53,7 +52,7 @@ import {
   setToxiproxyDelay,
   startEmulators,
   startProxy,
-  threadsCpuSeconds,
+  v8CpuSeconds,
   waitPort,
 } from './emulators.ts';
 import { P50_TARGET_MS, P99_TARGET_MS, TARGET_RATE, verdict } from './fidelity-target.ts';
@@ -224,9 +223,9 @@ async function warmUp(
     let lastChunk = Number.NaN;
     for (let chunk = 0; chunk < WARM_UP_SECONDS / WARM_UP_CHUNK_SECONDS; chunk++) {
       await t.set(1, chunk % 2);
-      const v8 = threadsCpuSeconds(t.pid, V8_THREAD_NAME);
+      const v8 = v8CpuSeconds(t.pid);
       await measure(t.port, rate, WARM_UP_CHUNK_SECONDS, Math.ceil(rate / 100) + 10);
-      lastChunk = ((threadsCpuSeconds(t.pid, V8_THREAD_NAME) - v8) / WARM_UP_CHUNK_SECONDS) * 1e3;
+      lastChunk = ((v8CpuSeconds(t.pid) - v8) / WARM_UP_CHUNK_SECONDS) * 1e3;
     }
     await t.set(0, 0);
     if (t.pid)
@@ -811,7 +810,7 @@ async function main() {
           for (let round = 0; round < ROUNDS; round++) {
             await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
             const cpu0 = cpuSeconds(proxy.pid);
-            const v80 = threadsCpuSeconds(proxy.pid, V8_THREAD_NAME);
+            const v80 = v8CpuSeconds(proxy.pid);
             let wait0 = Number.NaN;
             let before: ProxyTiming = { buckets: new Map(), causes: new Map() };
             await stretch.measure('proxy', proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
@@ -821,7 +820,7 @@ async function main() {
             proxyWaitSeconds += runQueueSeconds(proxy.pid) - wait0;
             lateWindows.push([before, await proxyTiming(proxyAdmin)]);
             proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
-            proxyV8Seconds += threadsCpuSeconds(proxy.pid, V8_THREAD_NAME) - v80;
+            proxyV8Seconds += v8CpuSeconds(proxy.pid) - v80;
             if (VARIANT) await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool);
             if (toxiOk) {
               const c0 = cpuSeconds(toxi?.pid);

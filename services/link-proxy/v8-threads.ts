@@ -17,20 +17,29 @@ export function v8ThreadIds(threads: ReadonlyArray<{ tid: number; comm: string }
 }
 
 /**
+ * The ids of a process's V8 background threads, from /proc/<pid>/task (this process's by default). Throws
+ * where /proc cannot be read. The benchmarks read other processes' with it too.
+ */
+export function v8ThreadsOf(pid: number | 'self' = 'self'): number[] {
+  return v8ThreadIds(
+    readdirSync(`/proc/${pid}/task`).map((tid) => ({
+      tid: Number(tid),
+      comm: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(),
+    })),
+  );
+}
+
+/**
  * Sets the nice value of this process's V8 background threads. Returns how many were set, or why none could
  * be (no /proc, no thread by that name, or the kernel refused).
  */
 export function setV8ThreadsNice(nice: number): { set: number } | { failed: string } {
-  let threads: Array<{ tid: number; comm: string }>;
+  let ids: number[];
   try {
-    threads = readdirSync('/proc/self/task').map((tid) => ({
-      tid: Number(tid),
-      comm: readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim(),
-    }));
+    ids = v8ThreadsOf();
   } catch (err) {
     return { failed: `cannot list this process's threads: ${(err as Error).message}` };
   }
-  const ids = v8ThreadIds(threads);
   if (ids.length === 0)
     return { failed: `no thread named ${V8_THREAD_NAME} (this Node names them otherwise)` };
   try {
