@@ -196,14 +196,13 @@ async function measure(
   return rtts.sort((a, b) => a - b);
 }
 
-/** How long each emulator carries traffic with a delay before anything is measured, in chunks (see warmUp). */
+/** How long each emulator carries traffic with a delay before anything is measured (see warmUp). */
 const WARM_UP_SECONDS = flags.quick ? 1 : 3;
-const WARM_UP_CHUNK_SECONDS = WARM_UP_SECONDS / 2;
 
 /**
- * Runs every emulator through its delayed path at the highest rate of the run, unmeasured, in chunks that
- * alternate 1 ms and 1 ms ±1, then back to no delay. Prints what each Node emulator's V8
- * threads (JIT compiler, GC helpers) still did in the last chunk, in ms/s, and every point prints it again.
+ * Runs every emulator through its delayed path (1 ms, then 1 ms ±1) at the highest rate of the run,
+ * unmeasured, then back to no delay. Prints what each Node emulator's V8 threads (JIT compiler, GC helpers)
+ * still did in the second half, in ms/s, and every point prints it again.
  * A longer warm-up does not quiet them: with 20 s each instead of 3 (fifth session, three runs) they still
  * ran 0-23 ms/s during the measured points, and the p99 errors were no better. Under steady traffic alone
  * they fall to 0-3 ms/s after 20-30 s, so what keeps them busy here is likely the bench itself: a profile
@@ -220,18 +219,16 @@ async function warmUp(
   const rate = Math.max(...RATES);
   const notes: string[] = [];
   for (const t of targets) {
-    let lastChunk = Number.NaN;
-    for (let chunk = 0; chunk < WARM_UP_SECONDS / WARM_UP_CHUNK_SECONDS; chunk++) {
-      await t.set(1, chunk % 2);
+    let v8MsPerS = Number.NaN;
+    for (const jitter of [0, 1]) {
+      await t.set(1, jitter);
       const v8 = v8CpuSeconds(t.pid);
-      await measure(t.port, rate, WARM_UP_CHUNK_SECONDS, Math.ceil(rate / 100) + 10);
-      lastChunk = ((v8CpuSeconds(t.pid) - v8) / WARM_UP_CHUNK_SECONDS) * 1e3;
+      await measure(t.port, rate, WARM_UP_SECONDS / 2, Math.ceil(rate / 100) + 10);
+      v8MsPerS = ((v8CpuSeconds(t.pid) - v8) / (WARM_UP_SECONDS / 2)) * 1e3;
     }
     await t.set(0, 0);
     if (t.pid)
-      notes.push(
-        `${t.label}'s V8 threads ${lastChunk.toFixed(1)} ms/s in the last ${WARM_UP_CHUNK_SECONDS} s`,
-      );
+      notes.push(`${t.label}'s V8 threads ${v8MsPerS.toFixed(1)} ms/s in the last ${WARM_UP_SECONDS / 2} s`);
   }
   console.log(
     `warm-up: ${targets.length} emulator(s), ${WARM_UP_SECONDS} s each at ${rate} rps with a 1 ms delay (±0 and ±1 in turn), not measured` +

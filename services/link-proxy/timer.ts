@@ -7,8 +7,9 @@
 // The spin only covers `earlyNs` per deadline, so CPU use stays proportional to the number of deadlines,
 // not to their length. mode "wake" drops the spin: the helper's message runs the release, and the
 // compensator below absorbs the message's hop at the median. It spends a quarter less CPU, and in an
-// interleaved A/B it was as exact as precise mode, no more (see the README's fidelity section). mode "coarse" (setTimeout only) and "spin" (setImmediate only) exist to measure the
-// trade-off in the fidelity benchmark.
+// interleaved A/B it was as exact as precise mode, no more (see the README's fidelity section).
+// mode "coarse" (setTimeout only) and "spin" (setImmediate only) exist to measure the trade-off in the
+// fidelity benchmark.
 // Two corrections on top (measured on a loaded 2-core host, bench/link-fidelity.ts):
 //   - Linux lets a sleeping thread's timer fire up to its "timer slack" late (50 µs by default): the futex
 //     woke ~80 µs late at the median here, ~33 µs with a 1 µs slack. The slack is set (best effort) before
