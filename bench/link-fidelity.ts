@@ -34,7 +34,6 @@
 //   node bench/link-fidelity.ts --median run1.json run2.json ...   (per point, the median of several runs)
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
@@ -56,6 +55,7 @@ import {
   waitPort,
 } from './emulators.ts';
 import { P50_TARGET_MS, P99_TARGET_MS, TARGET_RATE, verdict } from './fidelity-target.ts';
+import { MEASURED_BYTE, openLoop } from './open-loop.ts';
 import { describePlacement, placementFrom } from './placement.ts';
 
 const { values: flags, positionals } = parseArgs({
@@ -102,99 +102,18 @@ const VARIANT = flags.compare
 const list = (s: string | undefined, dflt: number[]) => (s ? s.split(',').map(Number) : dflt);
 const DELAYS_MS = list(flags.delays, [1, 5, 20, 50]);
 const RATES = list(flags.rates, [200, 1000]);
-const MESSAGE = 64;
-/** Measured requests and warm-up requests carry different bytes, so a packet capture can tell them apart. */
-const MEASURED_BYTE = 98;
-const WARMUP_BYTE = 97;
 /** How round trips are timed: by the kernel's packet stamps where tcpdump can capture here, else by this process. */
 const CAPTURE = flags['no-capture'] ? { ok: false as const, why: '--no-capture' } : captureAvailable();
-const now = () => Number(process.hrtime.bigint()) / 1e6; // ms
 
 /** --rt and --pin: where the emulators run (SCHED_FIFO, CPUs of their own). */
 const PLACE = flags.median ? {} : placementFrom(flags);
 
 /** The generator's own event-loop delay while measuring (p99, ms): a stall here is not the proxy's. */
 const lag = monitorEventLoopDelay({ resolution: 1 });
-
-/**
- * An open-loop load: requests at `rate`/s for `seconds`, each on an idle pooled connection (warmed, so no
- * handshake is measured), one outstanding request per connection. Returns round trips in ms.
- */
-async function measure(
-  port: number,
-  rate: number,
-  seconds: number,
-  poolSize: number,
-  afterWarm?: () => Promise<void>,
-  clientPorts?: Set<number>,
-): Promise<number[]> {
-  const pool: net.Socket[] = [];
-  const idle: net.Socket[] = [];
-  const pending = new Map<net.Socket, { t0: number; got: number }>();
-  const rtts: number[] = [];
-  const payload = Buffer.alloc(MESSAGE, MEASURED_BYTE);
-  for (let i = 0; i < poolSize; i++) {
-    const s = await new Promise<net.Socket>((resolve, reject) => {
-      const c = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(c));
-      c.once('error', reject);
-    });
-    clientPorts?.add(s.localPort as number);
-    s.on('data', (d: Buffer) => {
-      const p = pending.get(s);
-      if (!p) return;
-      p.got += d.length;
-      if (p.got >= MESSAGE) {
-        rtts.push(now() - p.t0);
-        pending.delete(s);
-        idle.push(s);
-      }
-    });
-    pool.push(s);
-  }
-  // Warm every connection (the proxy's handshake emulation, JIT) before measuring.
-  await Promise.all(
-    pool.map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.once('data', () => resolve());
-          s.write(Buffer.alloc(MESSAGE, WARMUP_BYTE));
-        }),
-    ),
-  );
-  idle.push(...pool);
-  // The warm-up wrote to every connection at once (a burst of hundreds of releases due together), so
-  // whatever watches the proxy's own lateness starts here.
-  await afterWarm?.();
-  const total = Math.round(rate * seconds);
-  const start = now() + 5;
-  let sent = 0;
-  let skipped = 0;
+const watchLag = () => {
   lag.enable();
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      const t = now();
-      while (sent < total && start + (sent * 1000) / rate <= t) {
-        const s = idle.pop();
-        sent++;
-        if (!s) {
-          skipped++;
-          continue;
-        }
-        pending.set(s, { t0: now(), got: 0 });
-        s.write(payload);
-      }
-      if (sent >= total) {
-        const wait = () => (pending.size === 0 ? resolve() : setTimeout(wait, 5));
-        wait();
-      } else setTimeout(tick, 1);
-    };
-    tick();
-  });
-  lag.disable();
-  for (const s of pool) s.destroy();
-  if (skipped > 0) console.error(`  (${skipped} requests skipped: pool of ${poolSize} exhausted)`);
-  return rtts.sort((a, b) => a - b);
-}
+  return () => lag.disable();
+};
 
 /** How long each emulator carries traffic with a delay before anything is measured (see warmUp). */
 const WARM_UP_SECONDS = flags.quick ? 1 : 3;
@@ -223,7 +142,12 @@ async function warmUp(
     for (const jitter of [0, 1]) {
       await t.set(1, jitter);
       const v8 = v8CpuSeconds(t.pid);
-      await measure(t.port, rate, WARM_UP_SECONDS / 2, Math.ceil(rate / 100) + 10);
+      await openLoop({
+        port: t.port,
+        rate,
+        seconds: WARM_UP_SECONDS / 2,
+        poolSize: Math.ceil(rate / 100) + 10,
+      });
       v8MsPerS = ((v8CpuSeconds(t.pid) - v8) / (WARM_UP_SECONDS / 2)) * 1e3;
     }
     await t.set(0, 0);
@@ -264,7 +188,8 @@ class Stretch {
   ): Promise<void> {
     const t = this.taken.get(label) ?? { port, clients: new Set<number>(), rtts: [] };
     this.taken.set(label, t);
-    t.rtts.push(...(await measure(port, rate, seconds, poolSize, afterWarm, t.clients)));
+    const o = { port, rate, seconds, poolSize, clientPorts: t.clients, during: watchLag };
+    t.rtts.push(...(await openLoop(afterWarm ? { ...o, afterWarm } : o)));
   }
 
   async finish(): Promise<Record<string, number[]>> {

@@ -9,7 +9,6 @@
 //
 //   node bench/scrape-stall.ts [--seconds 8] [--rounds 3] [--every 1000] [--delay 20] [--compare DIR] [--rt N] [--pin CPUS]
 import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import {
   benchFlags,
   freePort,
@@ -20,6 +19,7 @@ import {
   startProxy,
   waitPort,
 } from './emulators.ts';
+import { openLoop } from './open-loop.ts';
 import { describePlacement, placementFrom } from './placement.ts';
 
 const flags = benchFlags(
@@ -46,39 +46,17 @@ async function lateReleases(adminPort: number): Promise<number> {
   return [...(await proxyTiming(adminPort)).causes.values()].reduce((sum, n) => sum + n, 0);
 }
 
-/** Requests at RATE for `seconds` over a pool of connections, scraping every `everyMs` (0: never). */
+/** Requests at RATE for `seconds` on enough connections for the delay, scraping every `everyMs` (0: never). */
 async function load(t: Target, seconds: number, everyMs: number): Promise<void> {
-  const pool: net.Socket[] = [];
-  for (let i = 0; i < Math.ceil((RATE * 2 * (DELAY_MS + 5)) / 1000) + 10; i++)
-    pool.push(
-      await new Promise<net.Socket>((resolve, reject) => {
-        const c = net.connect({ port: t.port, host: '127.0.0.1', noDelay: true }, () => resolve(c));
-        c.once('error', reject);
-      }),
-    );
-  const idle = [...pool];
-  for (const s of pool) s.on('data', () => idle.push(s));
-  const scraper =
-    everyMs > 0
-      ? setInterval(() => {
-          void fetch(`http://127.0.0.1:${t.adminPort}/metrics`).then((r) => r.text());
-        }, everyMs)
-      : undefined;
-  const start = performance.now();
-  let sent = 0;
-  await new Promise<void>((resolve) => {
-    const tick = () => {
-      while (sent < RATE * seconds && start + (sent * 1000) / RATE <= performance.now()) {
-        sent++;
-        idle.pop()?.write(Buffer.alloc(64, 98));
-      }
-      if (sent >= RATE * seconds) setTimeout(resolve, 2 * DELAY_MS + 20);
-      else setTimeout(tick, 1);
-    };
-    tick();
-  });
-  clearInterval(scraper);
-  for (const s of pool) s.destroy();
+  const scrape = () => {
+    const timer = setInterval(() => {
+      void fetch(`http://127.0.0.1:${t.adminPort}/metrics`).then((r) => r.text());
+    }, everyMs);
+    return () => clearInterval(timer);
+  };
+  const poolSize = Math.ceil((RATE * 2 * (DELAY_MS + 5)) / 1000) + 10;
+  const o = { port: t.port, rate: RATE, seconds, poolSize };
+  await openLoop(everyMs > 0 ? { ...o, during: scrape } : o);
 }
 
 async function main(): Promise<void> {
