@@ -105,7 +105,7 @@ kube-status: ## Show which control-plane components run, and the kubeconfig
 	hack/kube/control-plane.sh status
 
 .PHONY: kube-build-node
-kube-build-node: ## Also build kubelet, kube-scheduler, kube-proxy, CoreDNS (for kube-node-up: pods that really run)
+kube-build-node: ## Also build kubelet, kube-scheduler, kube-proxy, CoreDNS, kube-router (for kube-node-up: pods that really run)
 	hack/kube/build.sh --with-node
 
 .PHONY: kube-node-up

@@ -245,7 +245,7 @@ cmd_up() {
   KUBE_CONTROLLER_MANAGER_PORT=${KUBE_CONTROLLER_MANAGER_PORT:-$(free_port)}
   printf '%s\n' "bin=$bin" "ETCD_PORT=$ETCD_PORT" "ETCD_PEER_PORT=$ETCD_PEER_PORT" \
     "KUBE_APISERVER_PORT=$KUBE_APISERVER_PORT" "KUBE_CONTROLLER_MANAGER_PORT=$KUBE_CONTROLLER_MANAGER_PORT" \
-    >"$state/run/env"
+    "service_cidr=$service_cidr" >"$state/run/env"
 
   gen_certs
   write_kubeconfig "$state/admin.kubeconfig" mec-testbed-admin admin

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stage 2 of issue 7: one real node beside hack/kube/control-plane.sh, so pods actually run — kubelet, kube-proxy
-# (nftables mode: Service ClusterIPs work), CoreDNS (on the host's address: Service names resolve) and kube-scheduler (built by `hack/kube/build.sh --with-node`), a private
-# containerd instance and runc (Debian's
+# (nftables mode: Service ClusterIPs work), CoreDNS (Service names resolve), kube-router's firewall (NetworkPolicies
+# are enforced, as kindnetd enforces them on kind) and kube-scheduler (built by `hack/kube/build.sh --with-node`), a
+# private containerd instance and runc (Debian's
 # `containerd`/`runc`, which docker.io already brings), the bridge + host-local + portmap CNI plugins (Debian's
 # `containernetworking-plugins`), and a pause image compiled here (no image can be pulled). Needs root.
 #
@@ -10,15 +11,22 @@
 #   hack/kube/node.sh down               drain the node's pods, stop everything and undo host changes
 #
 # Environment: KUBE_STATE_DIR as for control-plane.sh (the control plane must run there); KUBE_NODE_NAME (default
-# mec-test-node); KUBE_POD_CIDR (default 10.244.77.0/24, one bridge `mec-test-cni0`, no overlay).
+# mec-test-node); KUBE_POD_CIDR (default 10.244.77.0/24, one bridge `mec-test-cni0`, no overlay); KUBE_DNS:
+# `host` (default: CoreDNS runs on the host's address, which works with control-plane.sh's loopback API server) or
+# `pod` (as kind and kubeadm deploy it: Deployment kube-system/coredns, label k8s-app=kube-dns, Service kube-dns at
+# 10.96.0.10, so NetworkPolicies that allow DNS to those pods are tested as written; needs an API server that
+# advertises a non-loopback address, since the pod reaches it through the `kubernetes` Service).
 # Host changes, all undone by `down`: the bridge, cgroups under /kubepods, nftables tables `ip/ip6 kube-proxy`, the
-# CNI firewall plugin's iptables chains (CNI-FORWARD, CNI-ADMIN), and the sysctls kubelet insists on
+# CNI firewall plugin's iptables chains (CNI-FORWARD, CNI-ADMIN), kube-router's iptables chains (KUBE-ROUTER-*,
+# KUBE-POD-FW-*, KUBE-NWPLCY-*) and ipsets (KUBE-SRC-*, KUBE-DST-*), and the sysctls kubelet insists on
 # (kernel.panic, kernel.panic_on_oops, vm.overcommit_memory, …) which are saved at `up` and restored.
 # See hack/kube/STAGE2.md for what was tried and why each setting is there.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 self="$repo/hack/kube/node.sh"
+# shellcheck source=versions.env source-path=SCRIPTDIR/../..
+source "$repo/versions.env" # COREDNS_VERSION names the CoreDNS pod's image
 CACHE_DIR=${CACHE_DIR:-$HOME/.cache/mec-testbed}
 export CACHE_DIR
 state=${KUBE_STATE_DIR:-$CACHE_DIR/control-plane}
@@ -26,6 +34,8 @@ node_dir="$state/node"
 node_name=${KUBE_NODE_NAME:-mec-test-node}
 pod_cidr=${KUBE_POD_CIDR:-10.244.77.0/24}
 bridge=mec-test-cni0
+dns_mode=${KUBE_DNS:-host}
+[[ $dns_mode == host || $dns_mode == pod ]] || { echo "KUBE_DNS must be host or pod, not '$dns_mode'" >&2; exit 2; }
 pause_image=docker.io/library/mec-test-pause:3.10
 sysctls=(vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
@@ -38,7 +48,10 @@ die() {
 
 [[ -f $state/run/env ]] || die "no control plane in $state: start it first (hack/kube/control-plane.sh up)"
 # shellcheck source=/dev/null
-source "$state/run/env" # bin, KUBE_APISERVER_PORT, …
+source "$state/run/env" # bin, KUBE_APISERVER_PORT, service_cidr, …
+[[ -n ${service_cidr-} ]] || die "$state/run/env names no service_cidr: restart the control plane with this checkout's control-plane.sh"
+# The kube-dns Service's address in pod mode: the 10th of the Service range (x.y.z.0/N), as kubeadm picks it.
+pod_dns_ip="${service_cidr%.*/*}.10"
 kubectl_() { "$bin/kubectl" --kubeconfig "$state/admin.kubeconfig" "$@"; }
 ctr_() { ctr --address "$node_dir/containerd.sock" --namespace k8s.io "$@"; }
 
@@ -89,6 +102,7 @@ requirements() {
   command -v gcc >/dev/null || missing+=(gcc)
   command -v nft >/dev/null || missing+=(nftables)
   command -v iptables >/dev/null || missing+=(iptables)
+  command -v ipset >/dev/null || missing+=(ipset) # kube-router keeps each policy's pod addresses in ipsets
   ((${#missing[@]} == 0)) || die "missing ${missing[*]}: apt-get install -y ${missing[*]}"
   docker info >/dev/null 2>&1 || die "needs a running Docker engine (to build the pause image and to import images)"
 }
@@ -212,10 +226,11 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%"}
 resolvConf: /etc/resolv.conf
-clusterDNS: [$1]
+clusterDNS: [$([[ $dns_mode == pod ]] && echo "$pod_dns_ip" || echo "$1")]
 clusterDomain: cluster.local
 YAML
-  # CoreDNS runs on the host, not as a pod: the API server listens on loopback only, which pods cannot reach.
+  # KUBE_DNS=host: CoreDNS runs on the host, not as a pod, because control-plane.sh's API server listens on
+  # loopback only, which pods cannot reach.
   cat >"$node_dir/Corefile" <<COREFILE
 .:53 {
     bind $1
@@ -232,6 +247,135 @@ YAML
     loop
 }
 COREFILE
+}
+
+# NetworkPolicies enforced, as kindnetd enforces them on kind (its engine, kube-network-policies, needs nft's `queue`
+# expression, which this kernel lacks): kube-router with its firewall only (no routing, no service proxy, no CNI). It
+# marks pod traffic the policies allow and REJECTs the rest, in iptables chains of its own. Host → pod traffic (the
+# kubelet's probes, the tests) stays allowed, as on kind.
+kube_router_up() {
+  kubectl_ apply --server-side -f - >/dev/null <<RBAC
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: mec-test-kube-router}
+rules:
+  - apiGroups: [""]
+    resources: [namespaces, pods, nodes, services, endpoints]
+    verbs: [get, list, watch]
+  - apiGroups: [networking.k8s.io]
+    resources: [networkpolicies]
+    verbs: [get, list, watch]
+  - apiGroups: [discovery.k8s.io]
+    resources: [endpointslices]
+    verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: mec-test-kube-router}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mec-test-kube-router}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: mec-test-kube-router}]
+RBAC
+  start kube-router "$bin/kube-router" --kubeconfig "$node_dir/kube-router.kubeconfig" --hostname-override "$node_name" \
+    --run-firewall=true --run-router=false --run-service-proxy=false --enable-cni=false \
+    --service-cluster-ip-range "$service_cidr" --metrics-port 0 --health-port 20245
+}
+
+# What kube-router leaves behind when it stops (by design: policies stay in force across its restarts). Its own
+# --cleanup-config cannot serve: v2.1.0 also cleans up the service proxy it never ran and panics there.
+kube_router_cleanup() {
+  local chain rule chains set
+  for chain in INPUT FORWARD OUTPUT; do
+    while rule=$(iptables -S "$chain" 2>/dev/null | grep -m1 -e '-j KUBE-ROUTER-'); do
+      eval "iptables -D ${rule#-A }" || break
+    done
+  done
+  chains=$(iptables -S 2>/dev/null | sed -n 's/^-N \(KUBE-ROUTER-[A-Z]*\|KUBE-POD-FW-[A-Z0-9]*\|KUBE-NWPLCY-[A-Z0-9]*\)$/\1/p')
+  for chain in $chains; do iptables -F "$chain" 2>/dev/null || true; done
+  for chain in $chains; do iptables -X "$chain" 2>/dev/null || true; done
+  for set in $(ipset list -n 2>/dev/null | grep -E '^KUBE-(SRC|DST)-'); do ipset destroy "$set" 2>/dev/null || true; done
+}
+
+# KUBE_DNS=pod: CoreDNS as kind and kubeadm run it (kube-system/coredns, label k8s-app=kube-dns, Service kube-dns),
+# from a FROM-scratch image of the (static) binary. It answers cluster.local only: nothing forwards outside.
+coredns_pod() {
+  local api
+  api=$(kubectl_ get endpointslices -n default -l kubernetes.io/service-name=kubernetes \
+    -o jsonpath='{.items[0].endpoints[0].addresses[0]}' 2>/dev/null || true)
+  if [[ -z $api || $api == 127.* ]]; then
+    log "error: KUBE_DNS=pod: the \`kubernetes\` Service has no endpoint a pod can reach ('$api'); start the control" \
+      "plane with KUBE_APISERVER_EXTRA_ARGS='--bind-address 0.0.0.0 --advertise-address $(host_ip)'"
+    return 1
+  fi
+  local dir="$node_dir/coredns-image" image="mec-test-coredns:$COREDNS_VERSION"
+  mkdir -p "$dir"
+  cp "$bin/coredns" "$dir/coredns"
+  printf 'FROM scratch\nCOPY coredns /coredns\nENTRYPOINT ["/coredns"]\n' >"$dir/Dockerfile"
+  DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t "$image" "$dir" >/dev/null
+  cmd_import_image "$image"
+  kubectl_ apply --server-side -f - >/dev/null <<YAML
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: mec-test-coredns-pod}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mec-test-coredns}
+subjects: [{kind: ServiceAccount, name: coredns, namespace: kube-system}]
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system}
+data:
+  Corefile: |
+    .:53 {
+        errors
+        health :8080
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+        }
+        cache 30
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: coredns
+      dnsPolicy: Default
+      containers:
+        - name: coredns
+          image: docker.io/library/$image
+          imagePullPolicy: Never
+          args: [-conf, /etc/coredns/Corefile]
+          ports:
+            - {name: dns, containerPort: 53, protocol: UDP}
+            - {name: dns-tcp, containerPort: 53, protocol: TCP}
+          readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 2}
+          livenessProbe: {httpGet: {path: /health, port: 8080}}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: true
+            capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}
+          volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]
+      volumes: [{name: config, configMap: {name: coredns}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  clusterIP: $pod_dns_ip
+  selector: {k8s-app: kube-dns}
+  ports:
+    - {name: dns, port: 53, protocol: UDP}
+    - {name: dns-tcp, port: 53, protocol: TCP}
+YAML
 }
 
 cmd_up() {
@@ -251,6 +395,7 @@ cmd_up() {
   client_cert scheduler "/CN=system:kube-scheduler"
   client_cert kube-proxy "/CN=system:kube-proxy"
   client_cert coredns "/CN=mec-test-coredns"
+  client_cert kube-router "/CN=mec-test-kube-router"
 
   start containerd containerd --config "$node_dir/containerd.toml"
   wait_until "containerd answers" 60 ctr_ version
@@ -283,7 +428,7 @@ metadata: {name: mec-test-coredns}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: mec-test-coredns}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: mec-test-coredns}]
 RBAC
-  start coredns "$bin/coredns" -conf "$node_dir/Corefile"
+  [[ $dns_mode == host ]] && start coredns "$bin/coredns" -conf "$node_dir/Corefile"
   start kubelet "$bin/kubelet" --config "$node_dir/kubelet.yaml" --kubeconfig "$node_dir/kubelet.kubeconfig" \
     --root-dir "$node_dir/kubelet" --cert-dir "$node_dir/kubelet-pki" --hostname-override "$node_name" --node-ip "$ip" \
     --node-labels "mec-testbed.dev/site=edge"
@@ -291,8 +436,17 @@ RBAC
     { cmd_down; exit 1; }
   wait_until "kube-proxy is healthy" 60 curl -fsS http://127.0.0.1:20256/healthz ||
     { cmd_down; exit 1; }
-  wait_until "CoreDNS serves cluster.local on $ip:53" 60 curl -fsS http://127.0.0.1:20259/ready ||
+  kube_router_up # after the node exists: kube-router looks its node up at start and exits if it is not there
+  wait_until "kube-router enforces NetworkPolicies" 60 curl -fsS http://127.0.0.1:20245/healthz ||
     { cmd_down; exit 1; }
+  if [[ $dns_mode == host ]]; then
+    wait_until "CoreDNS serves cluster.local on $ip:53" 60 curl -fsS http://127.0.0.1:20259/ready ||
+      { cmd_down; exit 1; }
+  else
+    coredns_pod || { cmd_down; exit 1; }
+    wait_until "CoreDNS (pod) serves cluster.local on $pod_dns_ip:53" 120 \
+      kubectl_ -n kube-system wait --for=condition=Available deployment/coredns --timeout=2s || { cmd_down; exit 1; }
+  fi
   log "node $node_name runs pods (CNI $pod_cidr on $bridge; images: $self import-image <docker image>)"
 }
 
@@ -318,6 +472,8 @@ cmd_down() {
   stop kubelet
   stop kube-proxy
   stop coredns
+  stop kube-router
+  kube_router_cleanup
   stop kube-scheduler
   # Whatever still runs (a pod the kubelet did not finish): kill its tasks through containerd.
   if pid_of containerd >/dev/null; then

@@ -24,12 +24,14 @@
 //                                   'system:serviceaccount:mec-testbed:edge'
 //   kubeNode: Requirement           for tests whose pods must really run (root, Docker, containerd, runc, the CNI
 //                                   plugins, gcc, nftables, busybox-static, and `make kube-build-node`)
-//   startNode(cp): Promise<KubeNode> starts kube-scheduler, kube-proxy, a private containerd and a kubelet as
+//   startNode(cp, { dns? }): Promise<KubeNode> starts kube-scheduler, kube-proxy, kube-router (firewall only:
+//                                   NetworkPolicies are enforced), a private containerd and a kubelet as
 //                                   node `mec-test-node` (label mec-testbed.dev/site=edge), pods on 10.244.77.0/24
 //                                   reachable from the host; KubeNode { name, importImage(dockerRef), stop() }.
 //                                   Images are never pulled: import them and use imagePullPolicy: Never.
 //                                   Service ClusterIPs work (kube-proxy, nftables mode) and names resolve
-//                                   (CoreDNS on the host's address). Pods reach the API server only when the
+//                                   (CoreDNS on the host's address, or with dns: 'pod' as kube-system pods behind
+//                                   Service kube-dns at 10.96.0.10, as on kind). Pods reach the API server only when the
 //                                   control plane advertises the host's address (apiServerArgs, see
 //                                   test/kube/workloads.test.ts): a loopback endpoint is refused for `kubernetes`.
 //   serverSideApply(kc, obj, { fieldManager?, dryRun? })   one object, like `kubectl apply --server-side --force-conflicts`
@@ -104,7 +106,7 @@ const nodeScript = join(repoRoot, 'hack/kube/node.sh');
 export const kubeNode: Requirement = () => {
   if (process.getuid?.() !== 0) return 'root (a kubelet manages cgroups, mounts and network namespaces)';
   const dir = kubeBinDir();
-  const bins = ['kubelet', 'kube-scheduler', 'kube-proxy', 'coredns'].filter(
+  const bins = ['kubelet', 'kube-scheduler', 'kube-proxy', 'coredns', 'kube-router'].filter(
     (b) => !existsSync(join(dir, b)),
   );
   if (bins.length > 0) return `${bins.join(', ')} in ${dir}: run \`make kube-build-node\``;
@@ -114,6 +116,7 @@ export const kubeNode: Requirement = () => {
     ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
     ['/usr/bin/gcc', 'gcc'],
     ['/usr/sbin/nft', 'nftables'],
+    ['/usr/sbin/ipset', 'ipset'],
   ];
   const missing = tools.filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
   try {
@@ -138,10 +141,15 @@ export interface KubeNode {
   stop(): Promise<void>;
 }
 
-async function runNodeScript(stateDir: string, args: string[], timeoutMs: number): Promise<string> {
+async function runNodeScript(
+  stateDir: string,
+  args: string[],
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<string> {
   try {
     const { stdout } = await execFileAsync(nodeScript, args, {
-      env: { ...process.env, KUBE_STATE_DIR: stateDir, KUBE_NODE_NAME: 'mec-test-node' },
+      env: { ...process.env, KUBE_STATE_DIR: stateDir, KUBE_NODE_NAME: 'mec-test-node', ...env },
       timeout: timeoutMs,
       maxBuffer: 16 * 1024 * 1024,
     });
@@ -152,12 +160,16 @@ async function runNodeScript(stateDir: string, args: string[], timeoutMs: number
   }
 }
 
-/** Starts one real node (kubelet + containerd + kube-scheduler) for a control plane this process started. */
-export async function startNode(cp: ControlPlane): Promise<KubeNode> {
+/**
+ * Starts one real node (kubelet + containerd + kube-scheduler + kube-router's policy firewall) for a control plane
+ * this process started. `dns: 'pod'` runs CoreDNS as kind does (kube-system pods behind Service kube-dns), which
+ * needs a control plane that advertises the host's address; the default runs it on the host.
+ */
+export async function startNode(cp: ControlPlane, opts: { dns?: 'host' | 'pod' } = {}): Promise<KubeNode> {
   const stateDir = cp.stateDir;
   if (!stateDir) throw new Error('startNode needs a control plane started by hack/kube/control-plane.sh');
   try {
-    await runNodeScript(stateDir, ['up'], 300_000);
+    await runNodeScript(stateDir, ['up'], 300_000, { KUBE_DNS: opts.dns ?? 'host' });
   } catch (err) {
     await runNodeScript(stateDir, ['down'], 120_000).catch(() => {});
     throw err;
