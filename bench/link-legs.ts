@@ -9,9 +9,10 @@
 //   node bench/link-legs.ts [--delay 1] [--rate 200] [--seconds 10] [--runs 2] [--rt N] [--pin CPUS]
 //   (TOXIPROXY_BIN for Toxiproxy; --rt and --pin place both emulators as in link-fidelity.ts, see placement.ts)
 import type { ChildProcess } from 'node:child_process';
-import net from 'node:net';
+import type net from 'node:net';
 import { captureAvailable, type Legs, legsThrough, startCapture } from './capture.ts';
 import { benchFlags, quantile, setProxyDelay, setToxiproxyDelay, startEmulators } from './emulators.ts';
+import { connect, MEASURED_BYTE, MESSAGE, WARMUP_BYTE } from './open-loop.ts';
 import { describePlacement, placementFrom } from './placement.ts';
 
 const flags = benchFlags(
@@ -26,8 +27,6 @@ const flags = benchFlags(
 const { delay: DELAY_MS, rate: RATE, seconds: SECONDS, runs: RUNS } = flags;
 const PLACE = placementFrom(flags);
 
-const MEASURED = 98;
-const WARMUP = 97;
 const WARMUP_REQUESTS = 50;
 
 /** Sends requests one at a time at RATE on one fresh connection; returns the client's port. */
@@ -37,14 +36,8 @@ async function drive(
   marker: number,
   socket?: net.Socket,
 ): Promise<net.Socket> {
-  const s =
-    socket ??
-    (await new Promise<net.Socket>((resolve, reject) => {
-      const c = net.connect(port, '127.0.0.1', () => resolve(c));
-      c.setNoDelay(true);
-      c.once('error', reject);
-    }));
-  const message = Buffer.alloc(64, marker);
+  const s = socket ?? (await connect(port));
+  const message = Buffer.alloc(MESSAGE, marker);
   for (let i = 0; i < requests; i++) {
     const next = performance.now() + 1000 / RATE;
     await new Promise<void>((resolve, reject) => {
@@ -106,14 +99,14 @@ async function main(): Promise<void> {
     for (let run = 1; run <= RUNS; run++) {
       for (const target of targets) {
         const cap = await startCapture([target.port, echoPort]);
-        const socket = await drive(target.port, WARMUP_REQUESTS, WARMUP);
+        const socket = await drive(target.port, WARMUP_REQUESTS, WARMUP_BYTE);
         const client = socket.localPort as number;
-        await drive(target.port, RATE * SECONDS, MEASURED, socket);
+        await drive(target.port, RATE * SECONDS, MEASURED_BYTE, socket);
         socket.destroy();
         const legs = legsThrough(
           await cap.stop(),
           { client, emulator: target.port, upstream: echoPort },
-          MEASURED,
+          MEASURED_BYTE,
         );
         console.log(row(`${target.label}, ${run}`, legs));
       }

@@ -28,7 +28,8 @@ export interface OpenLoop {
   during?: () => () => void;
 }
 
-async function connect(port: number): Promise<net.Socket> {
+/** A connection to the emulator on loopback, Nagle off (each request leaves at once). */
+export async function connect(port: number): Promise<net.Socket> {
   return await new Promise<net.Socket>((resolve, reject) => {
     const c = net.connect({ port, host: '127.0.0.1', noDelay: true }, () => resolve(c));
     c.once('error', reject);
