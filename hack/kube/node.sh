@@ -126,6 +126,11 @@ client_cert() { # name, subject → $node_dir/<name>.{crt,key}, signed by the co
   "$bin/kubectl" --kubeconfig "$kc" config use-context c >/dev/null
 }
 
+local_image() { # tag, dir with its Dockerfile: built by Docker (nothing pulled), then into the node's containerd
+  DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t "$1" "$2" >/dev/null
+  cmd_import_image "$1"
+}
+
 pause_image() {
   # The sandbox's placeholder process, as registry.k8s.io/pause: holds the namespaces, reaps zombies, exits on
   # SIGTERM. Static, FROM scratch, built by Docker without pulling anything.
@@ -147,8 +152,7 @@ int main(void) {
 C
   gcc -static -Os -s -o "$dir/pause" "$dir/pause.c"
   printf 'FROM scratch\nCOPY pause /pause\nUSER 65535:65535\nENTRYPOINT ["/pause"]\n' >"$dir/Dockerfile"
-  DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t "${pause_image#docker.io/library/}" "$dir" >/dev/null
-  cmd_import_image "${pause_image#docker.io/library/}"
+  local_image "${pause_image#docker.io/library/}" "$dir"
 }
 
 write_configs() {
@@ -310,8 +314,7 @@ coredns_pod() {
   mkdir -p "$dir"
   cp "$bin/coredns" "$dir/coredns"
   printf 'FROM scratch\nCOPY coredns /coredns\nENTRYPOINT ["/coredns"]\n' >"$dir/Dockerfile"
-  DOCKER_BUILDKIT=1 /usr/bin/docker build -q -t "$image" "$dir" >/dev/null
-  cmd_import_image "$image"
+  local_image "$image" "$dir"
   kubectl_ apply --server-side -f - >/dev/null <<YAML
 apiVersion: v1
 kind: ServiceAccount
