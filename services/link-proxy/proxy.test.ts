@@ -357,6 +357,53 @@ describe('bandwidth', () => {
   });
 });
 
+describe('backpressure', () => {
+  // Bounded: without the fix the upload never finishes, and the test times out.
+  it('a bulk upload to a reader that stalls for a while completes, every byte in order', {
+    timeout: 30_000,
+  }, async () => {
+    // The reader takes nothing for 1 s, so every buffer on the way fills (the proxy stops reading its client),
+    // then reads all: the proxy must start reading again. It used to stay paused for good.
+    const total = 24 * 1024 * 1024;
+    let received = 0;
+    let badAt = -1;
+    let reader: net.Socket | undefined;
+    let allIn: () => void = () => {};
+    const finished = new Promise<void>((r) => {
+      allIn = r;
+    });
+    const slow = net.createServer((s) => {
+      reader = s;
+      s.pause();
+      s.on('error', () => {});
+      s.on('data', (d: Buffer) => {
+        for (let i = 0; i < d.length && badAt < 0; i++)
+          if (d[i] !== (received + i) % 251) badAt = received + i;
+        received += d.length;
+        if (received >= total) allIn();
+      });
+    });
+    const port = await listen(slow);
+    const svc = await start(profileYaml('bulk', '{ latency: 1ms }'), [`0=ue->edge=127.0.0.1:${port}`]);
+    try {
+      const c = await connect(svc.routePorts()[0] as number);
+      setTimeout(() => reader?.resume(), 1000);
+      const block = Buffer.alloc(16 * 1024);
+      for (let off = 0; off < total; off += block.length) {
+        for (let i = 0; i < block.length; i++) block[i] = (off + i) % 251;
+        if (!c.write(Buffer.from(block))) await new Promise((r) => c.once('drain', r));
+      }
+      await finished;
+      c.destroy();
+      assert.equal(badAt, -1, `byte ${badAt} out of order`);
+      assert.equal(received, total, 'every byte arrived');
+    } finally {
+      await svc.stop();
+      await new Promise<void>((r) => slow.close(() => r()));
+    }
+  });
+});
+
 describe('faults', () => {
   let echo: Awaited<ReturnType<typeof echoServer>>;
   let svc: LinkProxyService;

@@ -139,6 +139,8 @@ class Pipe {
   private lastReleaseNs = 0;
   private timer: TimerHandle | undefined;
   private paused = false;
+  /** A 'drain' listener waits on the destination (one at a time). */
+  private drainArmed = false;
   establishedNs = 0;
   private metricLabels: LinkLabels | undefined;
   private bytesSeries: { inc(n: number): void } | undefined;
@@ -210,10 +212,24 @@ class Pipe {
     if (!this.paused && this.queuedBytes > HIGH_WATER_BYTES) {
       this.paused = true;
       src.pause();
-    } else if (this.paused && this.queuedBytes < LOW_WATER_BYTES && !this.dst?.writableNeedDrain) {
-      this.paused = false;
-      src.resume();
+    } else if (this.paused && this.queuedBytes < LOW_WATER_BYTES) {
+      // Little held here, but the destination's own buffer is full: resume once it drains. Without the
+      // listener a source paused for our queue stayed paused for good (a bulk upload to a slow reader stalled).
+      if (this.dst?.writableNeedDrain) this.awaitDrain(this.dst);
+      else {
+        this.paused = false;
+        src.resume();
+      }
     }
+  }
+
+  private awaitDrain(dst: net.Socket): void {
+    if (this.drainArmed) return;
+    this.drainArmed = true;
+    dst.once('drain', () => {
+      this.drainArmed = false;
+      this.account(0);
+    });
   }
 
   private arm(): void {
@@ -258,7 +274,7 @@ class Pipe {
     if (this.dst.writableNeedDrain && !this.paused) {
       this.paused = true;
       this.src()?.pause();
-      this.dst.once('drain', () => this.account(0));
+      this.awaitDrain(this.dst);
     }
     this.arm();
   };
