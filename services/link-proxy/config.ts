@@ -88,7 +88,7 @@ export const proxyConfigSpec = {
   ),
   timerMode: enumVar(
     'TIMER_MODE',
-    'precise (sleep, then spin the last stretch), wake (sleep only: the helper thread wakes the event loop to release; no spin, about a quarter less CPU), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
+    'precise (sleep, then spin the last stretch), writer (as precise, but a thread of its own writes delayed chunks to the socket, so a release does not wait for the event loop), wake (sleep only: the helper thread wakes the event loop to release; no spin, about a quarter less CPU), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
     'precise' as TimerMode,
     TIMER_MODES,
   ),

@@ -54,6 +54,12 @@ export function createMetrics() {
   });
   // Every cause is exported from the start, so a rate() over it reads 0 rather than nothing.
   for (const cause of LATE_CAUSES) lateReleases.inc({ cause }, 0);
+  const threadReleases = new Counter({
+    name: 'mec_link_proxy_thread_releases_total',
+    help: 'TIMER_MODE=writer: chunks the release thread wrote to their socket itself (outcome="written"), or handed back to the event loop (outcome="handed_back": a full socket buffer, a black hole, a closing connection), or could not write (outcome="failed": the connection was broken)',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const faults = new Gauge({
     name: 'mec_link_proxy_fault',
     help: 'Connection faults injected on a link (1 while active)',
@@ -102,6 +108,7 @@ export function createMetrics() {
     activeConnections,
     lateness,
     lateReleases,
+    threadReleases,
     faults,
     profileChanges,
   };

@@ -16,6 +16,8 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 
 const MS = 1e6;
 const now = () => Number(process.hrtime.bigint());
+// proxy-writer.test.ts runs this file again with the release thread (TIMER_MODE=writer).
+const MODE = process.env.LINK_PROXY_TEST_TIMER_MODE ?? 'precise';
 const SLACK_MS = 60; // generous upper slack for a loaded 2-core machine
 
 function profileYaml(name: string, ueEdge: string, edgeCloud = '{ latency: 5ms }'): string {
@@ -96,7 +98,7 @@ async function start(yaml: string, routes: string[], env: Record<string, string>
   const path = file ?? join(mkdtempSync(join(TMP, 'profile-')), 'profile.yaml');
   writeFileSync(path, yaml);
   const parsed = parseProxyConfig(
-    { HOST: '127.0.0.1', ADMIN_PORT: '0', PROFILE: path, ROUTES: routes.join(','), ...env },
+    { HOST: '127.0.0.1', ADMIN_PORT: '0', PROFILE: path, ROUTES: routes.join(','), TIMER_MODE: MODE, ...env },
     [],
   );
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.errors));

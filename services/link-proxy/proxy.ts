@@ -11,6 +11,8 @@ import {
 } from '../topology/index.ts';
 import type { Rng } from './jitter.ts';
 import type { LinkLabels, ProxyMetrics } from './metrics.ts';
+import { MAX_HANDOVER_BYTES } from './release-layout.ts';
+import type { Release, ReleaseThread } from './release-thread.ts';
 import {
   type BucketState,
   bucketFor,
@@ -74,6 +76,8 @@ interface RoutePlan {
 
 export interface ProxyOptions {
   scheduler: PreciseScheduler;
+  /** TIMER_MODE=writer: delayed chunks are written by this thread (see release-thread.ts). */
+  releaser?: ReleaseThread;
   metrics: ProxyMetrics;
   rng: Rng;
   lossMode: LossMode;
@@ -129,6 +133,14 @@ interface Queued {
   data: Buffer | null; // null: the sender's FIN
   releaseNs: number;
   arrivalNs: number;
+  /** Handed to the release thread; such chunks are always at the head of the queue. */
+  handed?: boolean;
+}
+
+/** The socket's file descriptor (Node keeps it on the private handle; undefined where that changes). */
+function socketFd(socket: net.Socket): number | undefined {
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /** One direction of one connection: reads `src`, delays, writes `dst` in order. */
@@ -147,6 +159,11 @@ class Pipe {
   private delaySeries: { observe(v: number): void } | undefined;
   dst: net.Socket | null = null;
   bytes = 0;
+  /** The release thread's slot for this pipe, and how many of its chunks that thread holds. */
+  private slot: number | undefined;
+  private handed = 0;
+  /** The destination socket is closing: nothing more goes to the release thread. */
+  private detached = false;
 
   private readonly conn: Connection;
   readonly forward: boolean;
@@ -200,9 +217,94 @@ class Pipe {
       l.bucket = d.buckets[i] ?? null;
     });
     this.lastReleaseNs = d.releaseNs;
-    this.queue.push({ data, releaseNs: d.releaseNs, arrivalNs });
+    const q: Queued = { data, releaseNs: d.releaseNs, arrivalNs };
+    this.queue.push(q);
     this.account(data?.length ?? 0);
-    this.arm();
+    if (!this.handOver(q)) this.arm();
+  }
+
+  /**
+   * Gives a chunk just queued to the release thread, where there is one and order allows: everything before
+   * it is there too, nothing waits in the socket's own buffer, and the chunk is not due yet (then this turn
+   * writes it, sooner than any thread).
+   */
+  private handOver(q: Queued): boolean {
+    const r = this.conn.proxy.options.releaser;
+    const dst = this.dst;
+    if (!r || !dst || this.detached || q.data === null || q.data.length > MAX_HANDOVER_BYTES) return false;
+    if (this.queue.length !== this.handed + 1 || this.conn.route.stalled || dst.writableLength > 0)
+      return false;
+    if (q.releaseNs <= nowNs()) return false;
+    const fd = socketFd(dst);
+    if (fd === undefined) return false;
+    if (this.slot === undefined) this.slot = r.openPipe();
+    if (this.slot === undefined) return false;
+    if (r.held(this.slot)) {
+      // After a short write or a stall: what the thread still holds comes back to be written here first.
+      if (this.handed > 0) return false;
+      r.reopen(this.slot);
+    }
+    if (!r.submit(this.slot, fd, q.releaseNs, q.data, this.released)) return false;
+    q.handed = true;
+    this.handed++;
+    return true;
+  }
+
+  /**
+   * The release thread reports on the oldest chunk it holds (it reports a pipe's chunks in order). Chunks it
+   * handed back before are at the head of the queue now, so that one is the first still marked handed.
+   */
+  private readonly released = (r: Release): void => {
+    this.handed--;
+    const at = this.queue.findIndex((e) => e.handed);
+    const q = this.queue[at];
+    if (q?.data) {
+      const { bytes, delay } = this.series();
+      if (r.written < 0 || r.written === q.data.length) {
+        this.queue.splice(at, 1);
+        this.account(-q.data.length);
+        if (r.written > 0) {
+          this.bytes += r.written;
+          bytes.inc(r.written);
+        }
+        delay.observe((r.releaseNs - q.arrivalNs) / 1e9);
+      } else {
+        // Written in part or not at all (a full socket buffer, a stall, a closing socket): the rest is the
+        // event loop's, before anything queued after it.
+        if (r.written > 0) {
+          this.bytes += r.written;
+          bytes.inc(r.written);
+          this.account(-r.written);
+        }
+        q.data = q.data.subarray(r.written);
+        q.handed = false;
+      }
+    }
+    if (this.handed === 0 && this.detached && this.slot !== undefined) {
+      this.conn.proxy.options.releaser?.closePipe(this.slot);
+      this.slot = undefined;
+    }
+    if (!this.detached) this.flush();
+  };
+
+  /**
+   * The destination socket is about to close: the release thread must not write to its descriptor again
+   * (the number may soon name another socket). Called from the socket's _destroy, before the close.
+   */
+  detach(): void {
+    this.detached = true;
+    const r = this.conn.proxy.options.releaser;
+    if (!r || this.slot === undefined) return;
+    r.hold(this.slot);
+    if (this.handed === 0) {
+      r.closePipe(this.slot);
+      this.slot = undefined;
+    }
+  }
+
+  /** A black hole starts: the release thread gives back what it holds, to be held here. */
+  hold(): void {
+    if (this.slot !== undefined) this.conn.proxy.options.releaser?.hold(this.slot);
   }
 
   private account(delta: number): void {
@@ -234,7 +336,8 @@ class Pipe {
 
   private arm(): void {
     const head = this.queue[0];
-    if (this.timer || !head) return;
+    // Behind chunks the release thread holds, the next is written when it reports them (released).
+    if (this.timer || !head || head.handed) return;
     // Due already (no delay configured, or a chunk queued behind one just released): write it in this
     // turn of the event loop rather than the next, a hop the link does not have.
     if (head.releaseNs <= nowNs()) {
@@ -248,19 +351,10 @@ class Pipe {
     this.timer = undefined;
     if (this.conn.route.stalled || !this.dst) return; // a black hole, or not dialled yet
     const now = nowNs();
-    const labels = this.plan().labels;
-    if (labels !== this.metricLabels) {
-      // prom-client hashes a label set on every call; resolve the series once per plan (a hot path).
-      const m = this.conn.proxy.options.metrics;
-      this.metricLabels = labels;
-      this.bytesSeries = m.bytes.labels(labels);
-      this.delaySeries = m.addedDelay.labels(labels);
-    }
-    const bytesSeries = this.bytesSeries as { inc(n: number): void };
-    const delaySeries = this.delaySeries as { observe(v: number): void };
+    const { bytes: bytesSeries, delay: delaySeries } = this.series();
     // What the scheduler counts as due (it runs callbacks a bounded lead early to cancel its own lateness).
     const dueBy = now + this.conn.proxy.options.scheduler.leadNs;
-    while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= dueBy) {
+    while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= dueBy && !this.queue[0]?.handed) {
       const q = this.queue.shift() as Queued;
       if (q.data === null) this.dst.end();
       else {
@@ -278,6 +372,21 @@ class Pipe {
     }
     this.arm();
   };
+
+  /** The metric series of this pipe's labels (prom-client hashes a label set per call: resolved once per plan). */
+  private series(): { bytes: { inc(n: number): void }; delay: { observe(v: number): void } } {
+    const labels = this.plan().labels;
+    if (labels !== this.metricLabels) {
+      const m = this.conn.proxy.options.metrics;
+      this.metricLabels = labels;
+      this.bytesSeries = m.bytes.labels(labels);
+      this.delaySeries = m.addedDelay.labels(labels);
+    }
+    return {
+      bytes: this.bytesSeries as { inc(n: number): void },
+      delay: this.delaySeries as { observe(v: number): void },
+    };
+  }
 
   /** Nothing held: every byte read has been written. */
   get empty(): boolean {
@@ -298,6 +407,18 @@ function abort(socket: net.Socket): void {
   if (socket.destroyed) return;
   if (socket.writableEnded || socket.connecting) socket.destroy();
   else socket.resetAndDestroy();
+}
+
+/**
+ * Runs `pipe.detach()` when the socket is destroyed, before Node closes its descriptor: however it ends (our
+ * reset, the peer's, an error), the release thread is stopped from writing to it first.
+ */
+function detachBeforeClose(socket: net.Socket, pipe: Pipe): void {
+  const destroy = socket._destroy;
+  socket._destroy = function (this: net.Socket, err, callback) {
+    pipe.detach();
+    destroy.call(this, err, callback);
+  };
 }
 
 class Connection {
@@ -322,6 +443,7 @@ class Connection {
     this.fwd = new Pipe(this, true, () => this.client);
     this.rev = new Pipe(this, false, () => this.upstream);
     this.rev.dst = client;
+    detachBeforeClose(client, this.rev);
   }
 
   start(acceptNs: number): void {
@@ -362,6 +484,7 @@ class Connection {
       this.upstreamConnected = true;
       const reverse = controlDelayNs(this.route.plan.reverse.hops, o.rng, o.lossMode);
       this.fwd.dst = up;
+      detachBeforeClose(up, this.fwd);
       this.fwd.establish(establishedAt(dialStartNs, reverse));
       this.fwd.flush();
     });
@@ -607,6 +730,11 @@ export class LinkProxy {
       const types = this.faultsOn(r);
       const wasStalled = r.stalled;
       r.stalled = types.includes('timeout');
+      if (r.stalled && !wasStalled)
+        for (const c of r.connections) {
+          c.fwd.hold();
+          c.rev.hold();
+        }
       if (types.includes('reset')) for (const c of [...r.connections]) c.reset();
       if (wasStalled && !r.stalled) for (const c of r.connections) c.resume();
       if (types.includes('refuse') && r.listening) await r.stopListening();

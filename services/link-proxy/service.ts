@@ -10,6 +10,7 @@ import type { LogLevel, ProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
 import { createMetrics } from './metrics.ts';
 import { LinkProxy } from './proxy.ts';
+import { ReleaseThread } from './release-thread.ts';
 import { PreciseScheduler, setThreadNice } from './timer.ts';
 import { setV8ThreadsNice } from './v8-threads.ts';
 
@@ -62,15 +63,35 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     earlyNs: config.timerEarlyNs,
     maxAdvanceNs: config.timerMaxAdvanceNs,
   });
+  // After the scheduler, whose constructor sets the timer slack this thread inherits.
+  const releaser =
+    config.timerMode === 'writer'
+      ? new ReleaseThread({ earlyNs: config.timerEarlyNs, maxAdvanceNs: config.timerMaxAdvanceNs })
+      : undefined;
   const metrics = createMetrics();
-  scheduler.onLateness = (ns, cause) => {
+  const onLateness = (ns: number, cause: string | undefined) => {
     metrics.lateness.observe(ns / 1e9);
     if (cause) metrics.lateReleases.inc({ cause });
   };
-  metrics.readTimer(() => ({ wakeLeadNs: scheduler.earlyNs, advanceNs: scheduler.advanceNs }));
+  scheduler.onLateness = onLateness;
+  if (releaser) {
+    releaser.onLateness = onLateness;
+    // Resolved once: prom-client hashes the label set on every call, and this runs per chunk.
+    const outcomes = {
+      written: metrics.threadReleases.labels({ outcome: 'written' }),
+      handed_back: metrics.threadReleases.labels({ outcome: 'handed_back' }),
+      failed: metrics.threadReleases.labels({ outcome: 'failed' }),
+    };
+    releaser.onOutcome = (o) => outcomes[o].inc();
+  }
+  const timer = releaser ?? scheduler;
+  metrics.readTimer(() => ({
+    wakeLeadNs: releaser ? releaser.wakeLeadNs : scheduler.earlyNs,
+    advanceNs: timer.advanceNs,
+  }));
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
   const proxy = new LinkProxy(
-    { scheduler, metrics, rng, lossMode: config.lossMode, log },
+    { scheduler, ...(releaser ? { releaser } : {}), metrics, rng, lossMode: config.lossMode, log },
     topology,
     config.routes,
     PRESETS[config.profile] ?? (await readFile(config.profile, 'utf8')),
@@ -147,6 +168,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       scheduler.close();
+      await releaser?.close();
     },
   };
 }

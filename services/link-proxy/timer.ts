@@ -9,7 +9,8 @@
 // compensator below absorbs the message's hop at the median. It spends a quarter less CPU, and in an
 // interleaved A/B it was as exact as precise mode, no more (see the README's fidelity section).
 // mode "coarse" (setTimeout only) and "spin" (setImmediate only) exist to measure the trade-off in the
-// fidelity benchmark.
+// fidelity benchmark. mode "writer" moves the release of delayed chunks to a thread that writes them itself
+// (release-thread.ts); this scheduler then times only the rest (connection set-up), as in precise mode.
 // Two corrections on top (measured on a loaded 2-core host, bench/link-fidelity.ts):
 //   - Linux lets a sleeping thread's timer fire up to its "timer slack" late (50 µs by default): the futex
 //     woke ~80 µs late at the median here, ~33 µs with a 1 µs slack. The slack is set (best effort) before
@@ -21,14 +22,14 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-export type TimerMode = 'precise' | 'coarse' | 'spin' | 'wake';
+export type TimerMode = 'precise' | 'coarse' | 'spin' | 'wake' | 'writer';
 /**
  * How long before a deadline the helper thread wakes the event loop, which spins the rest. Longer is more
  * exact on an idle host but spins more; on a loaded host a spinning process uses up its CPU share and is
  * descheduled for milliseconds, so shorter can be better there (TIMER_EARLY_US; see bench/link-fidelity.ts).
  */
 export const DEFAULT_EARLY_NS = 100_000;
-export const TIMER_MODES: readonly TimerMode[] = ['precise', 'coarse', 'spin', 'wake'];
+export const TIMER_MODES: readonly TimerMode[] = ['precise', 'coarse', 'spin', 'wake', 'writer'];
 /** The most a callback may run before its deadline to cancel the scheduler's own lateness (TIMER_MAX_ADVANCE_US). */
 export const DEFAULT_MAX_ADVANCE_NS = 50_000;
 /**
@@ -114,7 +115,8 @@ export function setThreadNice(nice: number): string | undefined {
   }
 }
 
-const EPOCH = process.hrtime.bigint();
+/** nowNs()'s zero; the release thread counts from the same one. */
+export const EPOCH = process.hrtime.bigint();
 /** Nanoseconds since this module loaded, as a double: exact to the nanosecond for 104 days. */
 export function nowNs(): number {
   return Number(process.hrtime.bigint() - EPOCH);
@@ -139,26 +141,26 @@ interface Entry {
 }
 
 /** A binary min-heap on (dueNs, seq): equal deadlines run in the order they were set. */
-export class TimerHeap {
-  private items: Entry[] = [];
+export class TimerHeap<E extends { dueNs: number; seq: number } = Entry> {
+  private items: E[] = [];
   get size(): number {
     return this.items.length;
   }
-  peek(): Entry | undefined {
+  peek(): E | undefined {
     return this.items[0];
   }
-  push(e: Entry): void {
+  push(e: E): void {
     const a = this.items;
     a.push(e);
     let i = a.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!before(a[i] as Entry, a[p] as Entry)) break;
-      [a[i], a[p]] = [a[p] as Entry, a[i] as Entry];
+      if (!before(a[i] as E, a[p] as E)) break;
+      [a[i], a[p]] = [a[p] as E, a[i] as E];
       i = p;
     }
   }
-  pop(): Entry | undefined {
+  pop(): E | undefined {
     const a = this.items;
     const top = a[0];
     const last = a.pop();
@@ -169,10 +171,10 @@ export class TimerHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < a.length && before(a[l] as Entry, a[m] as Entry)) m = l;
-        if (r < a.length && before(a[r] as Entry, a[m] as Entry)) m = r;
+        if (l < a.length && before(a[l] as E, a[m] as E)) m = l;
+        if (r < a.length && before(a[r] as E, a[m] as E)) m = r;
         if (m === i) break;
-        [a[i], a[m]] = [a[m] as Entry, a[i] as Entry];
+        [a[i], a[m]] = [a[m] as E, a[i] as E];
         i = m;
       }
     }
@@ -180,7 +182,7 @@ export class TimerHeap {
   }
 }
 
-function before(x: Entry, y: Entry): boolean {
+function before(x: { dueNs: number; seq: number }, y: { dueNs: number; seq: number }): boolean {
   return x.dueNs < y.dueNs || (x.dueNs === y.dueNs && x.seq < y.seq);
 }
 
@@ -279,7 +281,7 @@ export class PreciseScheduler {
   private readonly wakeWindowNs: number;
 
   constructor(options: { mode?: TimerMode; earlyNs?: number; maxAdvanceNs?: number } = {}) {
-    this.mode = options.mode ?? 'precise';
+    this.mode = options.mode === 'writer' || options.mode === undefined ? 'precise' : options.mode;
     // 100 µs covers the futex wake plus the message hop at the median (measured here: ~0.1 ms); 300 µs
     // was no more exact on a loaded 2-core host and spun twice the CPU (bench/link-fidelity.ts).
     this.earlyNs = this.mode === 'coarse' || this.mode === 'wake' ? 0 : (options.earlyNs ?? DEFAULT_EARLY_NS);
