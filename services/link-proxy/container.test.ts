@@ -212,6 +212,11 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
   let topology: Topology;
   let profileText: string;
   let profileFile: string;
+  /** Starts a pod of the overlay as a container; a variant (another environment, no Service aliases) too. */
+  let start: (
+    name: string,
+    variant?: { suffix: string; env: Record<string, string> },
+  ) => Promise<{ plan: PodPlan; c: StartedTestContainer; at: (port: number) => string }>;
   const url: Record<'edgeViaProxy' | 'cloudViaProxy' | 'edgeDirect' | 'ueAdmin' | 'edgeAdmin', string> = {
     edgeViaProxy: '',
     cloudViaProxy: '',
@@ -230,10 +235,13 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
       timeout: 15 * 60_000,
     });
     network = await new Network({ nextUuid: () => `mec-test-net-${suffix}` }).start();
-    const start = async (name: string) => {
-      const plan = podPlan(objs, name);
+    start = async (name: string, variant?: { suffix: string; env: Record<string, string> }) => {
+      const manifest = podPlan(objs, name);
+      const plan = variant
+        ? { ...manifest, env: { ...manifest.env, ...variant.env }, aliases: [] }
+        : manifest;
       const c = await new PodContainer(plan, hostDir)
-        .withName(`mec-test-${name}-${suffix}`)
+        .withName(`mec-test-${name}${variant ? `-${variant.suffix}` : ''}-${suffix}`)
         .withNetwork(network as StartedNetwork)
         .withNetworkAliases(...plan.aliases)
         .start();
@@ -271,6 +279,19 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
   it('the proxies run as the pod spec says: uid 1000, read-only root', async () => {
     const ue = started.find((c) => c.getName().includes('link-proxy-ue')) as StartedTestContainer;
     assert.deepEqual(await processIdentity(ue), { uid: 1000, gid: 1000, write: 'EROFS' });
+  });
+
+  it('TIMER_MODE=writer works in the image as the pod runs it: its release thread writes the chunks', async () => {
+    // The release thread is a second file the image must ship and load under a read-only root as uid 1000.
+    const ue = await start('link-proxy-ue', { suffix: 'writer', env: { TIMER_MODE: 'writer' } });
+    const edgeSvc = resolveService(objs, 'edge.mec-testbed', 8080);
+    const edgeRtt = roundTripSeconds(topology, 'ue', 'edge') * 1e3;
+    const rtts = await echoRoundTrips(ue.at(edgeSvc.containerPort), 10);
+    assert.ok(median(rtts) >= 0.8 * edgeRtt, `ue->edge ${median(rtts)} ms >= 0.8 x ${edgeRtt} ms`);
+    const text = await metricsOf(ue.at(ue.plan.ready.port));
+    const written = metricValue(text, 'mec_link_proxy_thread_releases_total', { outcome: 'written' });
+    assert.ok(written >= 20, `the release thread wrote ${written} chunks of 11 round trips`);
+    assert.deepEqual(await processIdentity(ue.c), { uid: 1000, gid: 1000, write: 'EROFS' });
   });
 
   it("echo through ue->edge costs about the profile's round trip, through ue->cloud more", async (t) => {

@@ -48,7 +48,7 @@ export function createMetrics() {
   });
   const lateReleases = new Counter({
     name: 'mec_link_proxy_late_releases_total',
-    help: 'Chunks released more than 1 ms after their scheduled time, by where the time went: cause="timer_thread" (the host woke the timer thread late), "loop_wake" (the host woke the event loop late), "loop_busy" (the event loop lost its CPU or was busy)',
+    help: 'Chunks released more than 1 ms after their scheduled time, by where the time went: cause="timer_thread" (the host woke the timer thread late), "loop_wake" (the host woke the event loop late), "loop_busy" (the event loop lost its CPU or was busy; TIMER_MODE=writer: the release thread lost its CPU while spinning)',
     labelNames: ['cause'] as const,
     registers: [registry],
   });
