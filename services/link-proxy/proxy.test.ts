@@ -7,6 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { metricValue } from '../skeleton/testing.ts';
 import { parseProxyConfig } from './config.ts';
 import { type LinkProxyService, startLinkProxy } from './service.ts';
 
@@ -399,6 +400,12 @@ describe('backpressure', () => {
       c.destroy();
       assert.equal(badAt, -1, `byte ${badAt} out of order`);
       assert.equal(received, total, 'every byte arrived');
+      if (MODE === 'writer') {
+        // The release thread met a full socket and handed the rest back to the event loop, in order.
+        const text = await (await fetch(`http://127.0.0.1:${svc.adminPort()}/metrics`)).text();
+        const back = metricValue(text, 'mec_link_proxy_thread_releases_total', { outcome: 'handed_back' });
+        assert.ok(back > 0, `chunks handed back: ${back}`);
+      }
     } finally {
       await svc.stop();
       await new Promise<void>((r) => slow.close(() => r()));
