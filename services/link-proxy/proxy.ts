@@ -133,7 +133,10 @@ interface Queued {
   data: Buffer | null; // null: the sender's FIN
   releaseNs: number;
   arrivalNs: number;
-  /** Handed to the release thread; such chunks are always at the head of the queue. */
+  /**
+   * Handed to the release thread. Only chunks it handed back (now the event loop's) can stand before such a
+   * chunk in the queue: nothing is handed over behind a chunk the event loop holds.
+   */
   handed?: boolean;
 }
 

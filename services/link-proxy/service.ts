@@ -84,11 +84,12 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     };
     releaser.onOutcome = (o) => outcomes[o].inc();
   }
-  const timer = releaser ?? scheduler;
-  metrics.readTimer(() => ({
-    wakeLeadNs: releaser ? releaser.wakeLeadNs : scheduler.earlyNs,
-    advanceNs: timer.advanceNs,
-  }));
+  // In writer mode the delayed chunks' timing is the release thread's.
+  metrics.readTimer(() =>
+    releaser
+      ? { wakeLeadNs: releaser.wakeLeadNs, advanceNs: releaser.advanceNs }
+      : { wakeLeadNs: scheduler.earlyNs, advanceNs: scheduler.advanceNs },
+  );
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
   const proxy = new LinkProxy(
     { scheduler, ...(releaser ? { releaser } : {}), metrics, rng, lossMode: config.lossMode, log },
