@@ -49,7 +49,7 @@ describe('proxy config', () => {
     assert.equal(r.config.routes.length, 2);
     assert.equal(r.config.adminPort, 8474);
     assert.equal(r.config.lossMode, 'none');
-    assert.equal(r.config.timerMode, 'precise');
+    assert.equal(r.config.timerMode, 'writer');
     assert.equal(r.config.seed, undefined);
   });
   it('flags win over the environment', () => {

@@ -88,8 +88,8 @@ export const proxyConfigSpec = {
   ),
   timerMode: enumVar(
     'TIMER_MODE',
-    'precise (sleep, then spin the last stretch), writer (as precise, but a thread of its own writes delayed chunks to the socket, so a release does not wait for the event loop), wake (sleep only: the helper thread wakes the event loop to release; no spin, about a quarter less CPU), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
-    'precise' as TimerMode,
+    'writer (a thread of its own sleeps, spins the last stretch and writes delayed chunks to their sockets, so a release does not wait for the event loop), precise (the same timing, but the event loop writes: a helper thread wakes it), wake (sleep only: the helper thread wakes the event loop to release; no spin, about a quarter less CPU), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
+    'writer' as TimerMode,
     TIMER_MODES,
   ),
   timerEarlyUs: integerVar(

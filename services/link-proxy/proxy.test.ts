@@ -17,8 +17,9 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 
 const MS = 1e6;
 const now = () => Number(process.hrtime.bigint());
-// proxy-writer.test.ts runs this file again with the release thread (TIMER_MODE=writer).
-const MODE = process.env.LINK_PROXY_TEST_TIMER_MODE ?? 'precise';
+// The default TIMER_MODE, writer (a release thread writes delayed chunks); proxy-precise.test.ts runs this
+// file again with the event loop writing them.
+const MODE = process.env.LINK_PROXY_TEST_TIMER_MODE ?? 'writer';
 const SLACK_MS = 60; // generous upper slack for a loaded 2-core machine
 
 function profileYaml(name: string, ueEdge: string, edgeCloud = '{ latency: 5ms }'): string {

@@ -1,7 +1,8 @@
 // TIMER_MODE=writer: the ring that holds handed-over chunks (pure), and the release thread through real
 // sockets on loopback: it writes the chunks itself, gives back what it holds when a black hole starts, and
-// never writes to a socket after it is closed. proxy-writer.test.ts runs the whole proxy suite in this mode
-// too; there the bulk upload to a stalled reader makes the thread hand back what a full socket will not take.
+// never writes to a socket after it is closed. proxy.test.ts runs the whole proxy suite in this mode (the
+// default); there the bulk upload to a stalled reader makes the thread hand back what a full socket will not
+// take.
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
