@@ -94,7 +94,7 @@ export const proxyConfigSpec = {
   ),
   timerEarlyUs: integerVar(
     'TIMER_EARLY_US',
-    'precise mode: wake this long before a deadline and spin the rest; a start value, it adapts within 50-300 µs to how late wake-ups arrive',
+    'writer and precise modes: wake this long before a deadline and spin the rest; a start value, it adapts within 50-300 µs to how late wake-ups arrive',
     DEFAULT_EARLY_NS / 1000,
     0,
     5000,
