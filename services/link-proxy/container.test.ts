@@ -418,14 +418,20 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
     }
     const poll = Number(podPlan(objs, 'link-proxy-ue').env.PROFILE_POLL_SECONDS ?? 2);
     const t0 = Date.now();
-    let applied = false;
-    while (!applied && Date.now() - t0 < (2 * poll + 10) * 1000) {
-      const text = await metricsOf(url.ueAdmin);
-      applied = metricValue(text, 'mec_link_profile_info', { profile: changed.name, backend: 'proxy' }) === 1;
-      if (!applied) await new Promise((r) => setTimeout(r, 250));
-    }
-    t.diagnostic(`profile change seen after ${Date.now() - t0} ms (PROFILE_POLL_SECONDS ${poll})`);
-    assert.ok(applied, `the ue proxy reports profile ${changed.name}`);
+    // Each proxy polls on its own clock, so each is waited for (within the same bound from the change).
+    const appliedBy = async (admin: string) => {
+      for (;;) {
+        const text = await metricsOf(admin);
+        if (metricValue(text, 'mec_link_profile_info', { profile: changed.name, backend: 'proxy' }) === 1)
+          return true;
+        if (Date.now() - t0 >= (2 * poll + 10) * 1000) return false;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    assert.ok(await appliedBy(url.ueAdmin), `the ue proxy reports profile ${changed.name}`);
+    t.diagnostic(
+      `profile change seen by the ue proxy after ${Date.now() - t0} ms (PROFILE_POLL_SECONDS ${poll})`,
+    );
     const rtt = roundTripSeconds(changed, 'ue', 'edge') * 1e3;
     const samples = await echoRoundTrips(url.edgeViaProxy, 15);
     t.diagnostic(
@@ -435,11 +441,7 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
     assert.ok(Math.min(...samples) >= rtt - 0.05, `every round trip >= ${rtt} ms: ${samples.join(', ')}`);
     assert.ok(median(samples) <= 2 * rtt + 20, `median ${median(samples)} ms not far above ${rtt} ms`);
     // The edge-side proxy read the same file.
-    const edgeText = await metricsOf(url.edgeAdmin);
-    assert.equal(
-      metricValue(edgeText, 'mec_link_profile_info', { profile: changed.name, backend: 'proxy' }),
-      1,
-    );
+    assert.ok(await appliedBy(url.edgeAdmin), `the edge proxy reports profile ${changed.name}`);
   });
 });
 
