@@ -413,6 +413,9 @@ interface Point {
   toxiOwn?: { p50: number; p99: number } | null;
   /** Share of the proxy's releases it ran more than 1 ms after their deadline (its own lateness histogram). */
   proxyLate1ms?: number;
+  /** The same for the --variant / --compare proxy, and its CPU (share of one core), for an A/B of both. */
+  variantLate1ms?: number;
+  variantCpu?: number;
   /** Of those, how many each cause held up (mec_link_proxy_late_releases_total). */
   proxyLateCauses?: Record<LateCause, number>;
   /** How long the proxy's event loop waited for a CPU while measured, ms per second (schedstat). */
@@ -470,7 +473,7 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     'cpu',
     'late>1ms',
     'cpu wait',
-    ...(haveCoarse ? [`${label} p50`, 'p99'] : []),
+    ...(haveCoarse ? [`${label} p50`, 'p99', 'cpu', 'late>1ms'] : []),
     ...(haveToxi ? ['toxi err p50', 'p99', '(naive p50/p99)', 'cpu', 'toxi vs own draws p50/p99'] : []),
     'target',
   ];
@@ -491,7 +494,14 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     `${Math.round(p.proxy.cpu * 100)}%`,
     p.proxyLate1ms === undefined ? '' : `${(p.proxyLate1ms * 100).toFixed(2)}%`,
     p.proxyRunQueueMsPerS === undefined ? '' : `${p.proxyRunQueueMsPerS.toFixed(1)} ms/s`,
-    ...(haveCoarse ? [f(p.coarse?.p50 ?? Number.NaN), f(p.coarse?.p99 ?? Number.NaN)] : []),
+    ...(haveCoarse
+      ? [
+          f(p.coarse?.p50 ?? Number.NaN),
+          f(p.coarse?.p99 ?? Number.NaN),
+          p.variantCpu === undefined ? '' : `${Math.round(p.variantCpu * 100)}%`,
+          p.variantLate1ms === undefined ? '' : `${(p.variantLate1ms * 100).toFixed(2)}%`,
+        ]
+      : []),
     ...(haveToxi
       ? p.toxi
         ? [
@@ -527,7 +537,7 @@ function printTable(points: Point[], haveToxi: boolean, variant = VARIANT?.label
     );
   }
   console.log(
-    "err = measured percentile − predicted (direct ⊕ model); noise = half-width of the 95% interval of that percentile for an exact emulator with this many samples (errors inside it are not resolved); naive = measured − direct − model percentile; gen lag = the load generator’s own event-loop delay (ms); cpu = share of one core used while measured; late>1ms = share of the proxy's releases it ran > 1 ms after their deadline (its own histogram); cpu wait = how long the proxy's event loop waited for a CPU, ms per second (schedstat); toxi vs own draws = Toxiproxy against the whole-millisecond delays it really draws (its timing alone; judged is the column against the configured model).",
+    "err = measured percentile − predicted (direct ⊕ model); noise = half-width of the 95% interval of that percentile for an exact emulator with this many samples (errors inside it are not resolved); naive = measured − direct − model percentile; gen lag = the load generator’s own event-loop delay (ms); cpu = share of one core used while measured; late>1ms = share of the proxy's releases it ran > 1 ms after their deadline (its own histogram; the variant's in its own columns); cpu wait = how long the proxy's event loop waited for a CPU, ms per second (schedstat); toxi vs own draws = Toxiproxy against the whole-millisecond delays it really draws (its timing alone; judged is the column against the configured model).",
   );
 }
 
@@ -575,6 +585,12 @@ function medianOfRuns(files: string[]): void {
         : {}),
       ...(ps.every((p) => p.proxyLate1ms !== undefined)
         ? { proxyLate1ms: med(ps.map((p) => p.proxyLate1ms as number)) }
+        : {}),
+      ...(ps.every((p) => p.variantLate1ms !== undefined)
+        ? { variantLate1ms: med(ps.map((p) => p.variantLate1ms as number)) }
+        : {}),
+      ...(ps.every((p) => p.variantCpu !== undefined)
+        ? { variantCpu: med(ps.map((p) => p.variantCpu as number)) }
         : {}),
       // Counts, not shares: summed over the runs, so the split below weighs every late release once.
       ...(ps.every((p) => p.proxyLateCauses) ? { proxyLateCauses: sumCauses(ps) } : {}),
@@ -729,6 +745,8 @@ async function main() {
           lag.reset();
           // The proxy's own lateness over the measured stretches only (not the warm-up bursts).
           const lateWindows: Array<[ProxyTiming, ProxyTiming]> = [];
+          const variantWindows: Array<[ProxyTiming, ProxyTiming]> = [];
+          let variantCpuSeconds = 0;
           for (let round = 0; round < ROUNDS; round++) {
             await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
             const cpu0 = cpuSeconds(proxy.pid);
@@ -743,7 +761,15 @@ async function main() {
             lateWindows.push([before, await proxyTiming(proxyAdmin)]);
             proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
             proxyV8Seconds += v8CpuSeconds(proxy.pid) - v80;
-            if (VARIANT) await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool);
+            if (variantChild) {
+              const c0 = cpuSeconds(variantChild.pid);
+              let before: ProxyTiming = { buckets: new Map(), causes: new Map() };
+              await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool, async () => {
+                before = await proxyTiming(coarseAdmin);
+              });
+              variantWindows.push([before, await proxyTiming(coarseAdmin)]);
+              variantCpuSeconds += cpuSeconds(variantChild.pid) - c0;
+            }
             if (toxiOk) {
               const c0 = cpuSeconds(toxi?.pid);
               await stretch.measure('toxiproxy', toxiPort, rate, SECONDS / ROUNDS, pool);
@@ -786,6 +812,12 @@ async function main() {
               ? { p50: quantile(viaToxi, 0.5) - toxiOwn.p50, p99: quantile(viaToxi, 0.99) - toxiOwn.p99 }
               : null,
             proxyLate1ms: lateShare['>1ms'] ?? Number.NaN,
+            ...(variantChild
+              ? {
+                  variantLate1ms: lateShares(variantWindows)['>1ms'] ?? Number.NaN,
+                  variantCpu: variantCpuSeconds / SECONDS,
+                }
+              : {}),
             proxyLateCauses: lateCauseCounts(lateWindows),
             proxyRunQueueMsPerS: (proxyWaitSeconds / SECONDS) * 1e3,
             proxyV8MsPerS: (proxyV8Seconds / SECONDS) * 1e3,
