@@ -230,11 +230,6 @@ export class ReleaseThread {
   get advanceNs(): number {
     return Number(Atomics.load(this.v.state, S_ADVANCE));
   }
-  /** Chunks handed over and not yet reported back. */
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
   close(): Promise<number> {
     return this.worker.terminate();
   }
