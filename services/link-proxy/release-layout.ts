@@ -15,13 +15,13 @@ export const GEN = 0; // futex word: bumped to interrupt the release thread's sl
 export const SUBMITTED = 1; // jobs handed over so far (written by the event loop)
 export const CONSUMED = 2; // jobs taken so far (written by the release thread)
 
-// Fields of a job (Int32 per field).
-export const F_FD = 0;
-export const F_PIPE = 1;
-export const F_OFF = 2;
-export const F_LEN = 3;
-export const F_AHEAD = 4;
-export const JOB_FIELDS = 5;
+// Fields of a job (Int32 per field; its deadline is in `due`).
+const F_FD = 0;
+const F_PIPE = 1;
+const F_OFF = 2;
+const F_LEN = 3;
+const F_AHEAD = 4;
+const JOB_FIELDS = 5;
 
 // A pipe's state: the lock that keeps the release thread from writing to a socket being closed.
 export const PIPE_FREE = 0;
@@ -74,3 +74,44 @@ export const S_SLEEP_UNTIL = 0;
 export const S_WAKE_LEAD = 1;
 export const S_ADVANCE = 2;
 export const SLEEP_IDLE = 2n ** 62n;
+
+/** A chunk handed over: write `len` bytes at `off` of the data ring to `fd` at `dueNs`. */
+export interface Job {
+  seq: number;
+  dueNs: number;
+  fd: number;
+  pipe: number;
+  off: number;
+  len: number;
+  /** Handed over ahead of the thread's wake-up: only such jobs teach its lateness compensator. */
+  ahead: boolean;
+}
+
+type Views = ReturnType<typeof views>;
+
+/** Stores job `seq` in its slot (the event loop, before it publishes SUBMITTED). */
+export function writeJob(v: Views, j: Job): void {
+  const slot = j.seq % JOB_SLOTS;
+  const f = slot * JOB_FIELDS;
+  v.due[slot] = j.dueNs;
+  v.jobs[f + F_FD] = j.fd;
+  v.jobs[f + F_PIPE] = j.pipe;
+  v.jobs[f + F_OFF] = j.off;
+  v.jobs[f + F_LEN] = j.len;
+  v.jobs[f + F_AHEAD] = j.ahead ? 1 : 0;
+}
+
+/** Reads job `seq` from its slot (the release thread, before it publishes CONSUMED past it). */
+export function readJob(v: Views, seq: number): Job {
+  const slot = seq % JOB_SLOTS;
+  const f = slot * JOB_FIELDS;
+  return {
+    seq,
+    dueNs: v.due[slot] as number,
+    fd: v.jobs[f + F_FD] as number,
+    pipe: v.jobs[f + F_PIPE] as number,
+    off: v.jobs[f + F_OFF] as number,
+    len: v.jobs[f + F_LEN] as number,
+    ahead: v.jobs[f + F_AHEAD] === 1,
+  };
+}

@@ -8,8 +8,28 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parseProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
+import { allocateBuffers, JOB_SLOTS, readJob, views, writeJob } from './release-layout.ts';
 import { ByteRing } from './release-thread.ts';
 import { type LinkProxyService, startLinkProxy } from './service.ts';
+
+describe('job slots', () => {
+  it('a job reads back as written, in the slot of its number (slots are reused past JOB_SLOTS)', () => {
+    const v = views(allocateBuffers());
+    const job = (seq: number) => ({
+      seq,
+      dueNs: 1.5e12 + seq * 1000.25,
+      fd: 20 + (seq % 7),
+      pipe: seq % 300,
+      off: (seq * 64) % 1_000_000,
+      len: 1 + (seq % 65_536),
+      ahead: seq % 2 === 0,
+    });
+    for (const seq of [0, 1, JOB_SLOTS - 1, JOB_SLOTS, 3 * JOB_SLOTS + 5]) {
+      writeJob(v, job(seq));
+      assert.deepEqual(readJob(v, seq), job(seq));
+    }
+  });
+});
 
 describe('byte ring', () => {
   it('never hands out bytes that are still in use, reuses them once everything older is back', () => {

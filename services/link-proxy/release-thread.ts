@@ -20,13 +20,7 @@ import {
   CAUSE_TIMER_THREAD,
   CONSUMED,
   DATA_BYTES,
-  F_AHEAD,
-  F_FD,
-  F_LEN,
-  F_OFF,
-  F_PIPE,
   GEN,
-  JOB_FIELDS,
   JOB_SLOTS,
   PIPE_FREE,
   PIPE_HELD,
@@ -38,6 +32,7 @@ import {
   S_WAKE_LEAD,
   SUBMITTED,
   views,
+  writeJob,
 } from './release-layout.ts';
 import {
   DEFAULT_EARLY_NS,
@@ -55,7 +50,7 @@ import {
  */
 export class ByteRing {
   private head = 0;
-  private readonly live: Array<{ start: number; end: number; done: boolean }> = [];
+  private readonly live: Array<{ start: number; done: boolean }> = [];
   private first = 0; // id of live[0]
   private next = 0;
   readonly capacity: number;
@@ -79,7 +74,7 @@ export class ByteRing {
       start = this.head;
     } else return undefined;
     this.head = start + len;
-    this.live.push({ start, end: start + len, done: false });
+    this.live.push({ start, done: false });
     return { id: this.next++, offset: start };
   }
 
@@ -200,16 +195,17 @@ export class ReleaseThread {
     if (!space) return false;
     this.v.data.set(data, space.offset);
     const seq = this.submitted;
-    const slot = seq % JOB_SLOTS;
-    const f = slot * JOB_FIELDS;
     const lead = Number(Atomics.load(this.v.state, S_WAKE_LEAD)) || DEFAULT_EARLY_NS;
-    this.v.due[slot] = dueNs;
-    this.v.jobs[f + F_FD] = fd;
-    this.v.jobs[f + F_PIPE] = pipe;
-    this.v.jobs[f + F_OFF] = space.offset;
-    this.v.jobs[f + F_LEN] = data.length;
-    // Only chunks handed over ahead of the thread's wake-up teach its lateness compensator (as in timer.ts).
-    this.v.jobs[f + F_AHEAD] = dueNs > nowNs() + lead ? 1 : 0;
+    writeJob(this.v, {
+      seq,
+      dueNs,
+      fd,
+      pipe,
+      off: space.offset,
+      len: data.length,
+      // As in timer.ts: only chunks handed over ahead of the thread's wake-up teach its compensator.
+      ahead: dueNs > nowNs() + lead,
+    });
     this.pending.set(seq, { ringId: space.id, length: data.length, done });
     this.submitted = seq + 1;
     Atomics.store(this.v.ctl, SUBMITTED, this.submitted);

@@ -9,18 +9,13 @@ import {
   CAUSE_NONE,
   CAUSE_TIMER_THREAD,
   CONSUMED,
-  F_AHEAD,
-  F_FD,
-  F_LEN,
-  F_OFF,
-  F_PIPE,
   GEN,
-  JOB_FIELDS,
-  JOB_SLOTS,
+  type Job,
   PIPE_HELD,
   PIPE_OPEN,
   PIPE_WRITING,
   type ReleaseBuffers,
+  readJob,
   S_ADVANCE,
   S_SLEEP_UNTIL,
   S_WAKE_LEAD,
@@ -39,16 +34,6 @@ import {
   TimerHeap,
   type Wake,
 } from './timer.ts';
-
-interface Job {
-  seq: number;
-  dueNs: number;
-  fd: number;
-  pipe: number;
-  off: number;
-  len: number;
-  ahead: boolean;
-}
 
 const {
   buffers,
@@ -70,20 +55,7 @@ let consumed = 0;
 /** Takes what the event loop handed over; a slot is free for reuse once CONSUMED passes it. */
 function drain(): void {
   const submitted = Atomics.load(v.ctl, SUBMITTED);
-  while (consumed < submitted) {
-    const slot = consumed % JOB_SLOTS;
-    const f = slot * JOB_FIELDS;
-    heap.push({
-      seq: consumed,
-      dueNs: v.due[slot] as number,
-      fd: v.jobs[f + F_FD] as number,
-      pipe: v.jobs[f + F_PIPE] as number,
-      off: v.jobs[f + F_OFF] as number,
-      len: v.jobs[f + F_LEN] as number,
-      ahead: v.jobs[f + F_AHEAD] === 1,
-    });
-    consumed++;
-  }
+  while (consumed < submitted) heap.push(readJob(v, consumed++));
   Atomics.store(v.ctl, CONSUMED, consumed);
 }
 
