@@ -218,6 +218,19 @@ function impairment(delayMs: number, jitterMs: number): Impairment {
   };
 }
 
+/** What the bench keeps of one Node proxy over a point's measured stretches. */
+interface ProxyBooks {
+  /** Its timing metrics before and after each stretch. */
+  windows: Array<[ProxyTiming, ProxyTiming]>;
+  cpuSeconds: number;
+  /** How long its event loop waited for a CPU (schedstat). */
+  waitSeconds: number;
+  /** CPU its V8 threads (JIT compiler, GC helpers) used. */
+  v8Seconds: number;
+}
+
+const newProxyBooks = (): ProxyBooks => ({ windows: [], cpuSeconds: 0, waitSeconds: 0, v8Seconds: 0 });
+
 /** Of the releases between pairs of scrapes, the share later than each bound (ms → share). */
 function lateShares(windows: ReadonlyArray<[ProxyTiming, ProxyTiming]>): Record<string, number> {
   const diff = (le: number) =>
@@ -738,38 +751,37 @@ async function main() {
             ...(VARIANT ? [coarsePort] : []),
             ...(toxiOk ? [toxiPort] : []),
           ]);
-          let proxyCpuSeconds = 0;
-          let proxyWaitSeconds = 0;
-          let proxyV8Seconds = 0;
           let toxiCpuSeconds = 0;
           lag.reset();
-          // The proxy's own lateness over the measured stretches only (not the warm-up bursts).
-          const lateWindows: Array<[ProxyTiming, ProxyTiming]> = [];
-          const variantWindows: Array<[ProxyTiming, ProxyTiming]> = [];
-          let variantCpuSeconds = 0;
-          for (let round = 0; round < ROUNDS; round++) {
-            await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
-            const cpu0 = cpuSeconds(proxy.pid);
-            const v80 = v8CpuSeconds(proxy.pid);
+          // Each Node proxy's own lateness, CPU, wait for a CPU and V8 threads' time, over its measured
+          // stretches only (not the warm-up bursts).
+          const main = newProxyBooks();
+          const variant = newProxyBooks();
+          const measureProxy = async (
+            label: string,
+            port: number,
+            admin: number,
+            pid: number | undefined,
+            b: ProxyBooks,
+          ) => {
+            const cpu0 = cpuSeconds(pid);
+            const v80 = v8CpuSeconds(pid);
             let wait0 = Number.NaN;
             let before: ProxyTiming = { buckets: new Map(), causes: new Map() };
-            await stretch.measure('proxy', proxyPort, rate, SECONDS / ROUNDS, pool, async () => {
-              wait0 = runQueueSeconds(proxy.pid); // the measured stretch only, as the lateness below
-              before = await proxyTiming(proxyAdmin);
+            await stretch.measure(label, port, rate, SECONDS / ROUNDS, pool, async () => {
+              wait0 = runQueueSeconds(pid); // the measured stretch only, as the lateness below
+              before = await proxyTiming(admin);
             });
-            proxyWaitSeconds += runQueueSeconds(proxy.pid) - wait0;
-            lateWindows.push([before, await proxyTiming(proxyAdmin)]);
-            proxyCpuSeconds += cpuSeconds(proxy.pid) - cpu0;
-            proxyV8Seconds += v8CpuSeconds(proxy.pid) - v80;
-            if (variantChild) {
-              const c0 = cpuSeconds(variantChild.pid);
-              let before: ProxyTiming = { buckets: new Map(), causes: new Map() };
-              await stretch.measure('variant', coarsePort, rate, SECONDS / ROUNDS, pool, async () => {
-                before = await proxyTiming(coarseAdmin);
-              });
-              variantWindows.push([before, await proxyTiming(coarseAdmin)]);
-              variantCpuSeconds += cpuSeconds(variantChild.pid) - c0;
-            }
+            b.waitSeconds += runQueueSeconds(pid) - wait0;
+            b.windows.push([before, await proxyTiming(admin)]);
+            b.cpuSeconds += cpuSeconds(pid) - cpu0;
+            b.v8Seconds += v8CpuSeconds(pid) - v80;
+          };
+          for (let round = 0; round < ROUNDS; round++) {
+            await stretch.measure('direct', echoPort, rate, SECONDS / ROUNDS, pool);
+            await measureProxy('proxy', proxyPort, proxyAdmin, proxy.pid, main);
+            if (variantChild)
+              await measureProxy('variant', coarsePort, coarseAdmin, variantChild.pid, variant);
             if (toxiOk) {
               const c0 = cpuSeconds(toxi?.pid);
               await stretch.measure('toxiproxy', toxiPort, rate, SECONDS / ROUNDS, pool);
@@ -777,7 +789,7 @@ async function main() {
             }
           }
           const genLagP99 = lag.percentile(99) / 1e6;
-          const lateShare = lateShares(lateWindows);
+          const lateShare = lateShares(main.windows);
           const {
             direct = [],
             proxy: through = [],
@@ -805,7 +817,7 @@ async function main() {
             predicted,
             noise,
             genLagP99,
-            proxy: errors(through, proxyCpuSeconds / SECONDS),
+            proxy: errors(through, main.cpuSeconds / SECONDS),
             coarse: VARIANT ? errors(viaCoarse, Number.NaN) : null,
             toxi: toxiOk ? errors(viaToxi, toxiCpuSeconds / SECONDS) : null,
             toxiOwn: toxiOwn
@@ -814,13 +826,13 @@ async function main() {
             proxyLate1ms: lateShare['>1ms'] ?? Number.NaN,
             ...(variantChild
               ? {
-                  variantLate1ms: lateShares(variantWindows)['>1ms'] ?? Number.NaN,
-                  variantCpu: variantCpuSeconds / SECONDS,
+                  variantLate1ms: lateShares(variant.windows)['>1ms'] ?? Number.NaN,
+                  variantCpu: variant.cpuSeconds / SECONDS,
                 }
               : {}),
-            proxyLateCauses: lateCauseCounts(lateWindows),
-            proxyRunQueueMsPerS: (proxyWaitSeconds / SECONDS) * 1e3,
-            proxyV8MsPerS: (proxyV8Seconds / SECONDS) * 1e3,
+            proxyLateCauses: lateCauseCounts(main.windows),
+            proxyRunQueueMsPerS: (main.waitSeconds / SECONDS) * 1e3,
+            proxyV8MsPerS: (main.v8Seconds / SECONDS) * 1e3,
           };
           points.push(point);
           console.error(
