@@ -1,8 +1,8 @@
 // TIMER_MODE=writer (the default): a thread of its own releases delayed chunks, writing them straight to the
 // socket's file descriptor, so a release never waits for the event loop. In the other modes a release needs
-// the event loop awake at its deadline, and most late releases (README, "Where the p99 goes") were the loop
-// woken late, off its CPU, or busy (a read, a scavenge, a scrape). Here only one thread has to be on time, as
-// in Go, where the timer's goroutine writes.
+// the event loop awake at its deadline, and most late releases (docs/fidelity-log.md, "where the p99 goes")
+// were the loop woken late, off its CPU, or busy (a read, a scavenge, a scrape). Here only one thread has to
+// be on time, as in Go, where the timer's goroutine writes.
 //
 // What it takes, and what keeps it safe:
 //   - the chunk is copied into shared memory (a ring; a chunk that does not fit stays on the event loop);
