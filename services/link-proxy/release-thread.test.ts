@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import type { Worker } from 'node:worker_threads';
 import { parseProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
 import { allocateBuffers, JOB_SLOTS, readJob, views, writeJob } from './release-layout.ts';
-import { ByteRing } from './release-thread.ts';
+import { ByteRing, ReleaseThread } from './release-thread.ts';
 import { type LinkProxyService, startLinkProxy } from './service.ts';
 
 describe('job slots', () => {
@@ -77,6 +78,28 @@ describe('byte ring', () => {
     assert.equal(ring.alloc(70), undefined);
     assert.equal(ring.alloc(30)?.offset, 0);
     ring.free(b?.id as number);
+  });
+});
+
+describe('release thread lifecycle', () => {
+  it('reports a thread that dies, once, and not one that is closed', async () => {
+    const dying = new ReleaseThread();
+    const failures: Error[] = [];
+    dying.onFailure = (err) => failures.push(err);
+    // A thread that dies on its own (a bug, an out-of-memory worker): terminated behind the owner's back.
+    await (dying as unknown as { worker: Worker }).worker.terminate();
+    await sleep(20);
+    assert.equal(failures.length, 1);
+    assert.match(failures[0]?.message ?? '', /ended unexpectedly/);
+
+    const closed = new ReleaseThread();
+    let reported = false;
+    closed.onFailure = () => {
+      reported = true;
+    };
+    await closed.close();
+    await sleep(20);
+    assert.equal(reported, false, 'close() is not a failure');
   });
 });
 

@@ -122,6 +122,13 @@ export class ReleaseThread {
   onLateness: ((lateNs: number, cause: LateCause | undefined) => void) | undefined;
   /** Called per chunk: written whole by the thread, or handed back (in part or whole) to the event loop. */
   onOutcome: ((outcome: ReleaseOutcome) => void) | undefined;
+  /**
+   * Called once if the thread dies (it threw, or ended without close()). What it held cannot be written in
+   * order any more, so the owner should stop; without a handler the error is thrown (the process exits).
+   */
+  onFailure: ((err: Error) => void) | undefined;
+  private closing = false;
+  private failed = false;
 
   constructor(options: { earlyNs?: number; maxAdvanceNs?: number } = {}) {
     for (let p = PIPE_SLOTS - 1; p >= 0; p--) this.freePipes.push(p);
@@ -135,6 +142,17 @@ export class ReleaseThread {
     });
     this.worker.unref();
     this.worker.on('message', (acks: Float64Array) => this.acknowledge(acks));
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => {
+      if (!this.closing) this.fail(new Error(`the release thread ended unexpectedly (exit code ${code})`));
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.failed) return; // an 'error' is followed by an 'exit'
+    this.failed = true;
+    if (!this.onFailure) throw err;
+    this.onFailure(err);
   }
 
   private acknowledge(acks: Float64Array): void {
@@ -227,6 +245,7 @@ export class ReleaseThread {
     return Number(Atomics.load(this.v.state, S_ADVANCE));
   }
   close(): Promise<number> {
+    this.closing = true;
     return this.worker.terminate();
   }
 }

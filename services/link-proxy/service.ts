@@ -75,6 +75,13 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
   };
   scheduler.onLateness = onLateness;
   if (releaser) {
+    releaser.onFailure = (err) => {
+      // Chunks it held are neither written nor back on the event loop: going on would lose or reorder bytes.
+      log('error', 'the release thread failed; exiting, since the delayed chunks it held are lost', {
+        error: err.message,
+      });
+      process.exit(1);
+    };
     releaser.onLateness = onLateness;
     // Resolved once: prom-client hashes the label set on every call, and this runs per chunk.
     const outcomes = {
