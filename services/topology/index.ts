@@ -1,4 +1,5 @@
 // The topology model's public face: import from here.
+export * from './compute.ts';
 export * from './load.ts';
 export * from './model.ts';
 export * from './paths.ts';

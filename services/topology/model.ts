@@ -3,9 +3,36 @@
 // anywhere else. A profile is written as a `LinkProfileDocument` (YAML, with units) and validated into a
 // `Topology` (SI numbers, one `DirectedLink` per direction).
 
-/** Sites every profile has. `ue` is the device/radio side, `edge` the MEC host, `cloud` the central region. */
-export const REQUIRED_SITES = ['ue', 'edge', 'cloud'] as const;
+/**
+ * What a site is for: `ue` is the device/radio side (where load comes from), `edge` a MEC host, `cloud` the
+ * central region. Traffic from a UE reaches the cloud through an edge, so links join ue–edge or edge–cloud.
+ */
+export const SITE_ROLES = ['ue', 'edge', 'cloud'] as const;
+export type SiteRole = (typeof SITE_ROLES)[number];
+/**
+ * Sites every profile has, one per role and named after it: every consumer (kind nodes, services, dashboards,
+ * rules) knows them by these names. The `sites` mapping gives each a role so more edge sites can come later.
+ */
+export const REQUIRED_SITES = SITE_ROLES;
 export type SiteName = string;
+
+/** The links the testbed routes through: a UE reaches an edge, an edge reaches the cloud. */
+export const LINK_ROLES: ReadonlyArray<readonly [SiteRole, SiteRole]> = [
+  ['ue', 'edge'],
+  ['edge', 'cloud'],
+];
+
+/**
+ * CPU cores of a site that runs services, when a profile does not say: what the kind manifests always gave
+ * them (edge 500m, cloud 1), so a profile without `sites` behaves as before. The UE runs load, not services.
+ */
+export const DEFAULT_CORES: Readonly<Record<Exclude<SiteRole, 'ue'>, number>> = Object.freeze({
+  edge: 0.5,
+  cloud: 1,
+});
+
+/** The range of `cores`: a tenth of a core (a Node process barely starts below) up to 64, in millicores. */
+export const CORES_RANGE = Object.freeze({ min: 0.1, max: 64, step: 0.001 });
 
 export const API_VERSION = 'mec-testbed.dev/v1alpha1';
 export const KIND = 'LinkProfile';
@@ -29,6 +56,12 @@ export interface LinkDocument extends ImpairmentDocument {
   directions?: Record<string, ImpairmentDocument>;
 }
 
+/** A site as written: its role (default: its name) and, for edge and cloud, its CPU cores. */
+export interface SiteDocument {
+  role?: SiteRole;
+  cores?: number;
+}
+
 /** A link profile as a user writes it (YAML) or as a preset declares it. */
 export interface LinkProfileDocument {
   apiVersion: typeof API_VERSION;
@@ -36,8 +69,11 @@ export interface LinkProfileDocument {
   name: string;
   description?: string;
   sources?: string[];
-  /** Sites beyond the required three may be declared; default is exactly the required ones. */
-  sites?: SiteName[];
+  /**
+   * The sites and their compute, keyed by name; unset sites and fields keep their defaults (the three sites,
+   * `DEFAULT_CORES`). A list of the three names is also accepted.
+   */
+  sites?: Record<SiteName, SiteDocument | null> | SiteName[];
   /** Keyed `a-b` (undirected). */
   links: Record<string, LinkDocument>;
 }
@@ -59,11 +95,21 @@ export interface DirectedLink {
   impairment: Impairment;
 }
 
+/** A site of the topology. `cores` is null for the UE, which runs no services. */
+export interface Site {
+  name: SiteName;
+  role: SiteRole;
+  cores: number | null;
+}
+
 export interface Topology {
   name: string;
   description: string;
   sources: string[];
+  /** Site names in role order (ue, edge, cloud). */
   sites: SiteName[];
+  /** Every site's role and compute, keyed by name. */
+  siteSpecs: Record<SiteName, Site>;
   /** Both directions of every declared link. */
   links: DirectedLink[];
 }

@@ -49,6 +49,14 @@ describe('link profile JSON Schema', () => {
     ['bad link name', variant((d) => (d.links.ue_edge = { latency: '1ms' })), false],
     ['bad direction key', variant((d) => (d.links['ue-edge'].directions = { 'ue-edge': {} })), false],
     ['missing required site', variant((d) => (d.sites = ['ue', 'edge'])), false],
+    ['the three sites listed', variant((d) => (d.sites = ['ue', 'edge', 'cloud'])), true],
+    [
+      'site compute',
+      variant((d) => (d.sites = { edge: { role: 'edge', cores: 1 }, cloud: { cores: 4 } })),
+      true,
+    ],
+    ['a fourth site', variant((d) => (d.sites = { mars: { role: 'edge' } })), false],
+    ['cores out of range', variant((d) => (d.sites = { edge: { cores: 0 } })), false],
     ['no links', variant((d) => (d.links = {})), false],
   ];
   for (const [what, doc, valid] of cases) {
@@ -60,7 +68,7 @@ describe('link profile JSON Schema', () => {
 
   it('rules the schema cannot express are left to the validator', () => {
     const negative = variant((d) => (d.links['ue-edge'].jitter = '9ms'));
-    const unreachable = variant((d) => (d.sites = ['ue', 'edge', 'cloud', 'far']));
+    const unreachable = variant((d) => delete d.links['edge-cloud']);
     for (const doc of [negative, unreachable]) {
       assert.equal(check(doc), true, JSON.stringify(check.errors));
       assert.equal(validateProfile(doc).ok, false);

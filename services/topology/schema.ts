@@ -6,7 +6,15 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { API_VERSION, JITTER_DISTRIBUTIONS, KIND, REQUIRED_SITES, type Topology } from './model.ts';
+import {
+  API_VERSION,
+  CORES_RANGE,
+  DEFAULT_CORES,
+  JITTER_DISTRIBUTIONS,
+  KIND,
+  SITE_ROLES,
+  type Topology,
+} from './model.ts';
 import { pathImpairment, predictedReduction, roundTripSeconds } from './paths.ts';
 import { DEFAULT_PRESET, PRESETS } from './presets.ts';
 import { DURATION, formatDuration, formatLoss, formatRate, LOSS_PERCENT, RATE } from './units.ts';
@@ -111,11 +119,22 @@ export function linkProfileSchema(): Schema {
       description: 'Where the numbers come from; presets cite theirs.',
     },
     sites: {
-      type: 'array',
-      items: { type: 'string', pattern: SITE_NAME.source },
-      uniqueItems: true,
-      allOf: REQUIRED_SITES.map((s) => ({ contains: { const: s } })),
-      description: `Sites of the topology; must include ${REQUIRED_SITES.join(', ')} (the default is exactly those).`,
+      description: `The sites and their compute. The testbed has one site per role, named after it (${SITE_ROLES.join(', ')}); unset sites keep their defaults (edge ${DEFAULT_CORES.edge} cores, cloud ${DEFAULT_CORES.cloud}). A list of the three names is also accepted.`,
+      oneOf: [
+        {
+          type: 'object',
+          propertyNames: { enum: [...SITE_ROLES] },
+          additionalProperties: {
+            anyOf: [{ type: 'null' }, { $ref: '#/$defs/site' }],
+          },
+        },
+        {
+          type: 'array',
+          items: { enum: [...SITE_ROLES] },
+          uniqueItems: true,
+          allOf: SITE_ROLES.map((s) => ({ contains: { const: s } })),
+        },
+      ],
     },
     links: {
       type: 'object',
@@ -163,6 +182,22 @@ export function linkProfileSchema(): Schema {
         enum: [...JITTER_DISTRIBUTIONS],
         description:
           'How jitter is drawn (netem tables): uniform, normal (default), pareto or paretonormal (heavy-tailed).',
+      },
+      site: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          role: {
+            enum: [...SITE_ROLES],
+            description: 'What the site is for; must be the name it is keyed by.',
+          },
+          cores: {
+            type: 'number',
+            minimum: CORES_RANGE.min,
+            maximum: CORES_RANGE.max,
+            description: `CPU cores of an edge or cloud site (not the UE): the services' worker pools on make dev, their CPU limits on kind. From ${CORES_RANGE.min} to ${CORES_RANGE.max}, in millicores.`,
+          },
+        },
       },
       impairment: {
         type: 'object',

@@ -11,6 +11,7 @@ import {
   pathBetween,
   predictedReduction,
   roundTripSeconds,
+  siteCompute,
   validateProfile,
 } from './index.ts';
 
@@ -72,6 +73,88 @@ describe('path arithmetic', () => {
     const down = t.links.find((l) => l.from === 'edge' && l.to === 'ue');
     assert.equal(up?.impairment.rateBitsPerSecond, 80e6);
     assert.equal(down?.impairment.rateBitsPerSecond, 800e6);
+  });
+});
+
+describe('sites and their compute', () => {
+  const links = {
+    'ue-edge': { latency: '5ms' },
+    'edge-cloud': { latency: '20ms' },
+  };
+  const doc = (extra: Record<string, unknown>) => ({
+    apiVersion: 'mec-testbed.dev/v1alpha1',
+    kind: 'LinkProfile',
+    name: 'mine',
+    links,
+    ...extra,
+  });
+  const problems = (d: unknown) => {
+    const r = validateProfile(d);
+    return r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`);
+  };
+
+  it('gives every profile the three sites, with the compute the manifests always had', async () => {
+    const t = await loadProfile(DEFAULT_PRESET);
+    assert.deepEqual(t.sites, ['ue', 'edge', 'cloud']);
+    assert.deepEqual(t.siteSpecs, {
+      ue: { name: 'ue', role: 'ue', cores: null },
+      edge: { name: 'edge', role: 'edge', cores: 0.5 },
+      cloud: { name: 'cloud', role: 'cloud', cores: 1 },
+    });
+    assert.deepEqual(siteCompute(t, 'edge'), { site: 'edge', cores: 0.5, workers: 1, cpuLimit: '500m' });
+    assert.deepEqual(siteCompute(t, 'cloud'), { site: 'cloud', cores: 1, workers: 1, cpuLimit: '1' });
+    assert.throws(() => siteCompute(t, 'ue'), /ue site: it runs no services/);
+  });
+
+  it('takes the cores a profile gives a site, keeping the others', () => {
+    const r = validateProfile(
+      doc({ sites: { edge: { role: 'edge', cores: 1 }, cloud: { cores: 4 }, ue: null } }),
+    );
+    assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+    assert.deepEqual(siteCompute(r.topology, 'edge'), { site: 'edge', cores: 1, workers: 1, cpuLimit: '1' });
+    assert.deepEqual(siteCompute(r.topology, 'cloud'), {
+      site: 'cloud',
+      cores: 4,
+      workers: 4,
+      cpuLimit: '4',
+    });
+    const frac = validateProfile(doc({ sites: { edge: { cores: 2.5 } } }));
+    assert.ok(frac.ok);
+    assert.deepEqual(siteCompute(frac.topology, 'edge'), {
+      site: 'edge',
+      cores: 2.5,
+      workers: 3,
+      cpuLimit: '2500m',
+    });
+  });
+
+  it('still reads the three sites written as a list', () => {
+    assert.deepEqual(problems(doc({ sites: ['ue', 'edge', 'cloud'] })), []);
+  });
+
+  it('refuses what the rest of the testbed cannot run, saying where', () => {
+    assert.deepEqual(problems(doc({ sites: { mars: { role: 'edge' } } })), [
+      'sites.mars: is not a site of the testbed: it has one site per role, named after it (ue, edge, cloud)',
+    ]);
+    assert.deepEqual(problems(doc({ sites: ['ue', 'edge', 'cloud', 'far'] })), [
+      'sites.3: "far" is not a site of the testbed: it has one site per role, named after it (ue, edge, cloud)',
+    ]);
+    assert.deepEqual(problems(doc({ sites: { edge: { role: 'cloud' } } })), [
+      'sites.edge.role: must be "edge", the role this site is named after, got "cloud"',
+    ]);
+    assert.deepEqual(problems(doc({ sites: { ue: { cores: 2 } } })), [
+      'sites.ue.cores: a ue site runs the load, not services: cores apply to edge and cloud sites',
+    ]);
+    assert.deepEqual(problems(doc({ sites: { edge: { cores: 0 }, cloud: { cores: 1.0001 } } })), [
+      'sites.edge.cores: 0 is not a number of cores; write a number from 0.1 to 64 with at most 3 decimals (0.5, 1, 4)',
+      'sites.cloud.cores: 1.0001 is not a number of cores; write a number from 0.1 to 64 with at most 3 decimals (0.5, 1, 4)',
+    ]);
+  });
+
+  it('refuses a direct ue-cloud link: the testbed routes the UE to the cloud through the edge', () => {
+    assert.deepEqual(problems(doc({ links: { ...links, 'ue-cloud': { latency: '1ms' } } })), [
+      'links.ue-cloud: joins a ue site to a cloud site; links join ue-edge or edge-cloud (the testbed routes a UE to the cloud through the edge)',
+    ]);
   });
 });
 

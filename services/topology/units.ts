@@ -1,6 +1,8 @@
 // Parsing and printing of the quantities a link profile is written in. Profiles keep units in the text
 // ("6ms", "800Mbit", "0.1%") because that is how people read link budgets; the model keeps SI numbers.
 
+import { CORES_RANGE } from './model.ts';
+
 export type ParseResult = { ok: true; value: number } | { ok: false; message: string };
 
 /** The duration syntax; exported so the JSON Schema is generated from it. */
@@ -53,6 +55,18 @@ export function parseLoss(input: unknown): ParseResult {
   return {
     ok: false,
     message: `${JSON.stringify(input)} is not a loss probability; write a percentage (0.1%) or a fraction from 0 to below 1 (0.001)`,
+  };
+}
+
+/** CPU cores of a site: a number from a tenth of a core to 64, in steps of a millicore (Kubernetes' unit). */
+export function parseCores(input: unknown): ParseResult {
+  const { min, max, step } = CORES_RANGE;
+  if (typeof input === 'number' && Number.isFinite(input) && input >= min && input <= max) {
+    if (Math.abs(Math.round(input / step) * step - input) < step / 1e3) return { ok: true, value: input };
+  }
+  return {
+    ok: false,
+    message: `${JSON.stringify(input)} is not a number of cores; write a number from ${min} to ${max} with at most 3 decimals (0.5, 1, 4)`,
   };
 }
 

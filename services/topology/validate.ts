@@ -3,18 +3,21 @@
 // their last good topology when this returns problems.
 import {
   API_VERSION,
+  DEFAULT_CORES,
   type DirectedLink,
   type Impairment,
   type ImpairmentDocument,
   JITTER_DISTRIBUTIONS,
   type JitterDistribution,
   KIND,
-  REQUIRED_SITES,
+  LINK_ROLES,
+  SITE_ROLES,
+  type Site,
   type SiteName,
   type Topology,
 } from './model.ts';
 import { pathBetween } from './paths.ts';
-import { parseDuration, parseLoss, parseRate } from './units.ts';
+import { parseCores, parseDuration, parseLoss, parseRate } from './units.ts';
 
 export interface Problem {
   /** Where in the document, e.g. `links.ue-edge.latency`. */
@@ -43,6 +46,7 @@ export function formatProblems(source: string, problems: Problem[]): string {
 // Exported so the JSON Schema (schema.ts) is generated from the same rules.
 export const SITE_NAME = /^[a-z][a-z0-9]{0,14}$/;
 export const PROFILE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const SITE_KEYS = ['role', 'cores'];
 export const TOP_KEYS = ['apiVersion', 'kind', 'name', 'description', 'sources', 'sites', 'links'];
 export const IMPAIRMENT_KEYS = ['latency', 'jitter', 'distribution', 'loss', 'rate'];
 export const LINK_KEYS = [...IMPAIRMENT_KEYS, 'description', 'directions'];
@@ -72,19 +76,8 @@ export function validateProfile(doc: unknown): Validation {
     add('sources', 'must be a list of strings');
   }
 
-  let sites: SiteName[] = [...REQUIRED_SITES];
-  if (doc.sites !== undefined) {
-    if (!Array.isArray(doc.sites) || !doc.sites.every((s) => typeof s === 'string' && SITE_NAME.test(s))) {
-      add('sites', 'must be a list of site names (lower-case letter, then letters or digits, at most 15)');
-    } else {
-      sites = [...new Set(doc.sites as string[])];
-      if (sites.length !== doc.sites.length) add('sites', 'lists a site twice');
-      for (const required of REQUIRED_SITES) {
-        if (!sites.includes(required))
-          add('sites', `must include "${required}" (required sites: ${REQUIRED_SITES.join(', ')})`);
-      }
-    }
-  }
+  const siteSpecs = parseSites(doc.sites, add);
+  const sites = Object.keys(siteSpecs);
 
   const links: DirectedLink[] = [];
   if (!isRecord(doc.links) || Object.keys(doc.links).length === 0) {
@@ -102,6 +95,17 @@ export function validateProfile(doc: unknown): Validation {
       for (const end of [a, b]) {
         if (!sites.includes(end))
           add(at, `names site "${end}", which is not declared (sites: ${sites.join(', ')})`);
+      }
+      const roles = [siteSpecs[a]?.role, siteSpecs[b]?.role];
+      if (
+        roles[0] &&
+        roles[1] &&
+        !LINK_ROLES.some(([x, y]) => (roles[0] === x && roles[1] === y) || (roles[0] === y && roles[1] === x))
+      ) {
+        add(
+          at,
+          `joins a ${roles[0]} site to a ${roles[1]} site; links join ${LINK_ROLES.map((r) => r.join('-')).join(' or ')} (the testbed routes a UE to the cloud through the edge)`,
+        );
       }
       const pair = [a, b].sort().join('|');
       if (seenPairs.has(pair)) add(at, `joins ${a} and ${b}, which another link already joins`);
@@ -153,6 +157,7 @@ export function validateProfile(doc: unknown): Validation {
     description: (doc.description as string | undefined) ?? '',
     sources: (doc.sources as string[] | undefined) ?? [],
     sites,
+    siteSpecs,
     links,
   };
   for (const from of sites) {
@@ -166,6 +171,65 @@ export function validateProfile(doc: unknown): Validation {
     }
   }
   return problems.length > 0 ? { ok: false, problems } : { ok: true, topology };
+}
+
+/** The sites: the three roles' sites always, their compute from the document where it says. */
+function parseSites(raw: unknown, add: (path: string, message: string) => void): Record<SiteName, Site> {
+  const specs: Record<SiteName, Site> = {};
+  for (const role of SITE_ROLES)
+    specs[role] = { name: role, role, cores: role === 'ue' ? null : DEFAULT_CORES[role] };
+  if (raw === undefined) return specs;
+  const notARole = () =>
+    `is not a site of the testbed: it has one site per role, named after it (${SITE_ROLES.join(', ')})`;
+  if (Array.isArray(raw)) {
+    // The list form names the sites only; each keeps its default compute.
+    if (!raw.every((s) => typeof s === 'string')) {
+      add('sites', `must map site names (${SITE_ROLES.join(', ')}) to their role and cores`);
+      return specs;
+    }
+    raw.forEach((name, i) => {
+      if (!(SITE_ROLES as readonly string[]).includes(name)) add(`sites.${i}`, `"${name}" ${notARole()}`);
+    });
+    if (new Set(raw).size !== raw.length) add('sites', 'lists a site twice');
+    for (const role of SITE_ROLES) {
+      if (!raw.includes(role))
+        add('sites', `must include "${role}" (required sites: ${SITE_ROLES.join(', ')})`);
+    }
+    return specs;
+  }
+  if (!isRecord(raw)) {
+    add('sites', `must map site names (${SITE_ROLES.join(', ')}) to their role and cores`);
+    return specs;
+  }
+  for (const [name, value] of Object.entries(raw)) {
+    const at = `sites.${name}`;
+    const spec = specs[name];
+    if (!spec) {
+      add(at, notARole());
+      continue;
+    }
+    if (value === null) continue;
+    if (!isRecord(value)) {
+      add(at, 'must be a mapping with role and cores');
+      continue;
+    }
+    unknownKeys(value, SITE_KEYS, at, add);
+    if (value.role !== undefined && value.role !== spec.role)
+      add(
+        `${at}.role`,
+        `must be "${spec.role}", the role this site is named after, got ${JSON.stringify(value.role)}`,
+      );
+    if (value.cores !== undefined) {
+      if (spec.cores === null)
+        add(`${at}.cores`, 'a ue site runs the load, not services: cores apply to edge and cloud sites');
+      else {
+        const cores = parseCores(value.cores);
+        if (cores.ok) spec.cores = cores.value;
+        else add(`${at}.cores`, cores.message);
+      }
+    }
+  }
+  return specs;
 }
 
 /** Validates or throws a ProfileError naming `source` (a file or preset name) in its message. */
