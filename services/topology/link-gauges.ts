@@ -55,8 +55,7 @@ export function createConfiguredLinkGauges(
         const labels = { link, from, to, backend };
         latency.set(labels, impairment.latencySeconds);
         jitter.set(labels, impairment.jitterSeconds);
-        // 1-(1-p) leaves float noise (0.00009999999999998899): 12 significant digits are plenty for a ratio.
-        loss.set(labels, Number(impairment.loss.toPrecision(12)));
+        loss.set(labels, impairment.loss);
         rate.set(labels, impairment.rateBitsPerSecond === null ? 0 : impairment.rateBitsPerSecond / 8);
       }
     },

@@ -41,11 +41,13 @@ export function pathBetween(topology: Topology, from: SiteName, to: SiteName): D
 export function combine(impairments: readonly Impairment[]): Impairment {
   const distributions = new Set(impairments.map((i) => i.distribution));
   const rates = impairments.map((i) => i.rateBitsPerSecond).filter((r): r is number => r !== null);
+  // Rounded so sums print as written (6ms + 9ms is 0.015, not 0.015000000000000001): delays to the
+  // nanosecond the schedulers count in, loss to 12 significant digits (1-(1-p) is not p in floating point).
   return {
-    latencySeconds: sum(impairments.map((i) => i.latencySeconds)),
-    jitterSeconds: Math.sqrt(sum(impairments.map((i) => i.jitterSeconds ** 2))),
+    latencySeconds: toNanosecond(sum(impairments.map((i) => i.latencySeconds))),
+    jitterSeconds: toNanosecond(Math.sqrt(sum(impairments.map((i) => i.jitterSeconds ** 2)))),
     distribution: distributions.size === 1 ? (impairments[0]?.distribution ?? 'normal') : 'normal',
-    loss: 1 - impairments.reduce((survive, i) => survive * (1 - i.loss), 1),
+    loss: Number((1 - impairments.reduce((survive, i) => survive * (1 - i.loss), 1)).toPrecision(12)),
     rateBitsPerSecond: rates.length > 0 ? Math.min(...rates) : null,
   };
 }
@@ -57,7 +59,9 @@ export function pathImpairment(topology: Topology, from: SiteName, to: SiteName)
 
 /** Mean round trip added by the network between two sites (there and back, no processing). */
 export function roundTripSeconds(topology: Topology, a: SiteName, b: SiteName): number {
-  return pathImpairment(topology, a, b).latencySeconds + pathImpairment(topology, b, a).latencySeconds;
+  return toNanosecond(
+    pathImpairment(topology, a, b).latencySeconds + pathImpairment(topology, b, a).latencySeconds,
+  );
 }
 
 /**
@@ -79,7 +83,7 @@ export function requestBudget(topology: Topology, from: SiteName, to: SiteName) 
 export function predictedReduction(topology: Topology, client = 'ue', near = 'edge', far = 'cloud'): number {
   const farRtt = roundTripSeconds(topology, client, far);
   if (farRtt === 0) return 0;
-  return 1 - roundTripSeconds(topology, client, near) / farRtt;
+  return Number((1 - roundTripSeconds(topology, client, near) / farRtt).toPrecision(12));
 }
 
 /** Every ordered pair of distinct sites, for tables, gauges and plans. */
@@ -87,6 +91,10 @@ export function sitePairs(topology: Topology): Array<[SiteName, SiteName]> {
   return topology.sites.flatMap((a) =>
     topology.sites.filter((b) => b !== a).map((b): [SiteName, SiteName] => [a, b]),
   );
+}
+
+function toNanosecond(seconds: number): number {
+  return Math.round(seconds * 1e9) / 1e9;
 }
 
 function sum(xs: number[]): number {
