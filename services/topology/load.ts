@@ -1,6 +1,7 @@
 // Reading a profile by preset name or from a YAML/JSON file. The only effectful part of the model.
-import { readFile } from 'node:fs/promises';
-import { parse } from 'yaml';
+import { open } from 'node:fs/promises';
+import { PROFILE_YAML_LIMITS, parseBoundedYaml } from './bounded-yaml.ts';
+import { clip } from './located.ts';
 import type { Topology } from './model.ts';
 import { DEFAULT_PRESET, PRESET_NAMES, PRESETS } from './presets.ts';
 import { ProfileError, topologyFrom } from './validate.ts';
@@ -16,20 +17,38 @@ export async function loadProfile(nameOrFile: string = DEFAULT_PRESET): Promise<
   }
   let text: string;
   try {
-    text = await readFile(nameOrFile, 'utf8');
+    text = await readBounded(nameOrFile, PROFILE_YAML_LIMITS.maxBytes);
   } catch (err) {
-    throw new ProfileError(nameOrFile, [{ path: '', message: `cannot be read: ${(err as Error).message}` }]);
+    throw new ProfileError(nameOrFile, [
+      { path: '', message: `cannot be read: ${clip((err as Error).message, 200)}` },
+    ]);
   }
   return parseProfileText(text, nameOrFile);
 }
 
-/** Parses YAML (JSON is YAML) profile text; used for files, ConfigMaps and the proxy's admin API. */
+/**
+ * Parses YAML (JSON is YAML) profile text, its cost bounded (bounded-yaml.ts: PROFILE_YAML_LIMITS); the one
+ * parser for files, the ConfigMap the agents and proxies watch, and the proxy's admin API.
+ */
 export function parseProfileText(text: string, source: string): Topology {
-  let doc: unknown;
+  const read = parseBoundedYaml(text);
+  if (!read.ok) throw new ProfileError(source, read.problems);
+  return topologyFrom(read.value, source);
+}
+
+/** A file's text, reading at most one byte past `limit` (the parser then refuses it as too large). */
+async function readBounded(file: string, limit: number): Promise<string> {
+  const handle = await open(file, 'r');
   try {
-    doc = parse(text, { prettyErrors: true, uniqueKeys: true });
-  } catch (err) {
-    throw new ProfileError(source, [{ path: '', message: `is not valid YAML: ${(err as Error).message}` }]);
+    const buffer = Buffer.alloc(limit + 1);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return buffer.subarray(0, filled).toString('utf8');
+  } finally {
+    await handle.close();
   }
-  return topologyFrom(doc, source);
 }

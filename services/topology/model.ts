@@ -1,7 +1,7 @@
 // The one topology model of the testbed: sites, the links between them and what each link does to traffic.
 // Manifests, both emulation backends, dashboards, load scenarios and the CLI read it; no number lives
-// anywhere else. A profile is written as a `LinkProfileDocument` (YAML, with units) and validated into a
-// `Topology` (SI numbers, one `DirectedLink` per direction).
+// anywhere else. A profile is written as a `LinkProfileDocument` (schema.ts: YAML, with units) and validated
+// into a `Topology` (validate.ts: SI numbers, one `DirectedLink` per direction).
 
 /**
  * What a site is for: `ue` is the device/radio side (where load comes from), `edge` a MEC host, `cloud` the
@@ -40,43 +40,6 @@ export const KIND = 'LinkProfile';
 /** How netem (and the proxy) draw jitter. netem's own default is uniform; radio jitter is heavy-tailed. */
 export const JITTER_DISTRIBUTIONS = ['uniform', 'normal', 'pareto', 'paretonormal'] as const;
 export type JitterDistribution = (typeof JITTER_DISTRIBUTIONS)[number];
-
-/** One direction's impairment, as written in a profile (units in the strings). */
-export interface ImpairmentDocument {
-  latency?: string;
-  jitter?: string;
-  distribution?: JitterDistribution;
-  loss?: string | number;
-  rate?: string;
-}
-
-/** A link as written: the shared impairment plus optional per-direction overrides keyed `a->b`. */
-export interface LinkDocument extends ImpairmentDocument {
-  description?: string;
-  directions?: Record<string, ImpairmentDocument>;
-}
-
-/** A site as written: its role (default: its name) and, for edge and cloud, its CPU cores. */
-export interface SiteDocument {
-  role?: SiteRole;
-  cores?: number;
-}
-
-/** A link profile as a user writes it (YAML) or as a preset declares it. */
-export interface LinkProfileDocument {
-  apiVersion: typeof API_VERSION;
-  kind: typeof KIND;
-  name: string;
-  description?: string;
-  sources?: string[];
-  /**
-   * The sites and their compute, keyed by name; unset sites and fields keep their defaults (the three sites,
-   * `DEFAULT_CORES`). A list of the three names is also accepted.
-   */
-  sites?: Record<SiteName, SiteDocument | null> | SiteName[];
-  /** Keyed `a-b` (undirected). */
-  links: Record<string, LinkDocument>;
-}
 
 /** One direction's impairment in SI units. `rateBitsPerSecond` null means not limited. */
 export interface Impairment {

@@ -1,7 +1,8 @@
 // The link profiles users pick by name. Every number cites where it comes from ("E" marks an estimate);
 // the table with the full references is in README.md ("Presets and their sources"). These are the only
 // place the numbers are written: the YAML under k8s/ and the docs tables are generated from them.
-import { API_VERSION, KIND, type LinkDocument, type LinkProfileDocument } from './model.ts';
+import { API_VERSION, KIND } from './model.ts';
+import type { LinkDocument, LinkProfileDocument } from './schema.ts';
 
 const SOURCES = {
   msit2020: 'MSIT/NIA 2020 quality evaluation: 5G RTT average 30.01 ms (Yonhap Infomax, 2020-08-05)',

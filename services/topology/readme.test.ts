@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { presetsTable } from './schema.ts';
+import { presetsTable } from './presets-table.ts';
 
 test("README's presets table is the one the model generates", () => {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
