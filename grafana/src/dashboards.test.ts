@@ -169,8 +169,8 @@ describe('query helpers', () => {
       ),
       ['foo_bucket', 'bar:baz:sum', 'x'],
     );
-    assert.deepEqual(metricNames(':mec_link_predicted_edge_reduction:ratio'), [
-      ':mec_link_predicted_edge_reduction:ratio',
+    assert.deepEqual(metricNames(':mec_link_predicted_edge_reduction_ratio:max'), [
+      ':mec_link_predicted_edge_reduction_ratio:max',
     ]);
   });
 

@@ -54,7 +54,7 @@ describe('metrics endpoint', () => {
   it('serves the contract gauges, /healthz and JSON errors', async () => {
     const metrics = createAgentMetrics({ defaultMetrics: false });
     const topology = topologyFrom(PRESETS['5g-mec'], '5g-mec');
-    metrics.setConfigured(desiredTree({ topology, site: 'edge', peers: [], device: 'eth0' }).tree);
+    metrics.setConfigured(desiredTree({ topology, site: 'edge', peers: [], device: 'eth0' }).tree, topology);
     metrics.setNetemAvailable('mec-worker2', true);
     metrics.observeDrops('edge', 'cloud', 5);
     metrics.observeDrops('edge', 'cloud', 7);
@@ -70,6 +70,8 @@ describe('metrics endpoint', () => {
         'mec_link_configured_loss_ratio{link="edge-cloud",from="edge",to="cloud",backend="netem"} 0.0001',
         'mec_link_configured_rate_bytes_per_second{link="ue-edge",from="edge",to="ue",backend="netem"} 100000000',
         'mec_link_profile_info{profile="5g-mec",backend="netem"} 1',
+        'mec_link_predicted_round_trip_seconds{target_site="cloud",backend="netem"} 0.03',
+        'mec_link_predicted_edge_reduction_ratio{backend="netem"} 0.6',
         'mec_link_netem_available{node="mec-worker2"} 1',
         'mec_link_netem_drops_total{from="edge",to="cloud"} 9',
         'mec_link_agent_apply_errors_total 0',

@@ -3,13 +3,14 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { metricsText } from '../skeleton/metrics-text.ts';
+import type { Topology } from '../topology/index.ts';
 import { createConfiguredLinkGauges } from '../topology/link-gauges.ts';
 import type { DesiredTree } from './plan.ts';
 
 export interface AgentMetrics {
   readonly registry: Registry;
-  /** Shows what is applied now; no tree (netem missing, no profile, torn down) → no configured series. */
-  setConfigured(tree: DesiredTree | undefined): void;
+  /** Shows what is applied now, from the profile it came from; no tree (netem missing, no profile, torn down) → no series. */
+  setConfigured(tree: DesiredTree | undefined, topology: Topology | undefined): void;
   setNetemAvailable(node: string, available: boolean): void;
   /** Cumulative drops read from `tc -s -j qdisc show` for the leaf towards `to`. */
   observeDrops(from: string, to: string, cumulative: number): void;
@@ -49,9 +50,9 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
 
   return {
     registry,
-    setConfigured(tree) {
+    setConfigured(tree, topology) {
       configured.show(
-        tree?.profile,
+        tree ? topology : undefined,
         (tree?.classes ?? []).map((c) => ({
           link: c.link,
           from: tree?.site ?? '',

@@ -105,6 +105,12 @@ describe('reconcile loop (in-process)', () => {
       /mec_link_configured_latency_seconds\{link="ue-edge\+edge-cloud",from="ue",to="cloud",backend="netem"\} 0\.071/,
     );
     assert.match(text, /mec_link_profile_info\{profile="far-cloud",backend="netem"\} 1/);
+    // far-cloud: 12 ms to the edge, 142 ms to the cloud, the model's arithmetic exported as is.
+    assert.match(
+      text,
+      /mec_link_predicted_round_trip_seconds\{target_site="cloud",backend="netem"\} 0\.142\n/,
+    );
+    assert.match(text, /mec_link_predicted_edge_reduction_ratio\{backend="netem"\} 0\.915492957746\n/);
     assert.match(
       text,
       /mec_link_configured_rate_bytes_per_second\{link="ue-edge",from="ue",to="edge",backend="netem"\} 10000000/,

@@ -187,7 +187,7 @@ export class Reconciler {
     await applyCommands(this.#o.runner, commands);
     this.#appliedTree = undefined;
     this.#appliedHash = undefined;
-    this.#o.metrics.setConfigured(undefined);
+    this.#o.metrics.setConfigured(undefined, undefined);
     this.#o.log.info('removed the tc tree', { commands: commands.map(formatCommand) });
     return commands;
   }
@@ -309,7 +309,7 @@ export class Reconciler {
         this.#lastError = desired.error ? { message: desired.error, at: now.toISOString() } : undefined;
         if (commands.length > 0 || !this.#lastAppliedAt) this.#lastAppliedAt = now.toISOString();
         this.#o.metrics.applied(now);
-        this.#o.metrics.setConfigured(desired.tree);
+        this.#o.metrics.setConfigured(desired.tree, this.#profile);
       } catch (err) {
         this.#failed(err as Error, now);
       }

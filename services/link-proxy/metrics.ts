@@ -75,7 +75,7 @@ export function createMetrics() {
 
   /** Replaces every configured gauge: a new profile may have other links, so old series must go. */
   function setConfigured(topology: Topology, paths: Array<LinkLabels & { impairment: Impairment }>) {
-    configured.show(topology.name, [
+    configured.show(topology, [
       ...topology.links.map((l) => ({ link: l.link, from: l.from, to: l.to, impairment: l.impairment })),
       ...paths,
     ]);

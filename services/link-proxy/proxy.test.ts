@@ -171,6 +171,7 @@ describe('link proxy through real sockets', () => {
       /mec_link_configured_rate_bytes_per_second\{link="ue-edge",from="ue",to="edge",backend="proxy"\} 0/,
     );
     assert.match(text, /mec_link_profile_info\{profile="fixed",backend="proxy"\} 1/);
+    assert.match(text, /mec_link_predicted_round_trip_seconds\{target_site="edge",backend="proxy"\} 0\.02\n/);
     // The timer's self-tuning is visible: a wake-up lead within its bounds, an advance within its bound.
     const lead = (kind: string) =>
       Number(new RegExp(`mec_link_proxy_timer_lead_seconds\\{kind="${kind}"\\} (\\S+)`).exec(text)?.[1]);

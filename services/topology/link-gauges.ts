@@ -1,8 +1,10 @@
-// The configured-link gauges both emulation backends export, defined once so the link agent (netem) and the
-// link proxy cannot drift apart: dashboards compare "configured" with "measured" whichever backend runs.
-// A multi-hop path is one series too: link="ue-edge+edge-cloud", from="ue", to="cloud".
+// The gauges both emulation backends export about the profile in force, defined once so the link agent (netem)
+// and the link proxy cannot drift apart: dashboards compare "configured" and "predicted" with "measured"
+// whichever backend runs. A multi-hop path is one series too: link="ue-edge+edge-cloud", from="ue", to="cloud".
+// The predictions are the model's own arithmetic (paths.ts): the recording rules only select them.
 import { Gauge, type Registry } from 'prom-client';
-import type { Impairment } from './model.ts';
+import type { Impairment, Topology } from './model.ts';
+import { prediction } from './paths.ts';
 
 export type EmulationBackend = 'netem' | 'proxy';
 
@@ -14,8 +16,8 @@ export interface ConfiguredLink {
 }
 
 export interface ConfiguredLinkGauges {
-  /** Replaces every configured series with these links (none: nothing applied, so no series). */
-  show(profile: string | undefined, links: readonly ConfiguredLink[]): void;
+  /** Replaces every series with this profile's (none: nothing applied, so no series). */
+  show(topology: Topology | undefined, links: readonly ConfiguredLink[]): void;
 }
 
 export function createConfiguredLinkGauges(
@@ -46,11 +48,23 @@ export function createConfiguredLinkGauges(
     labelNames: ['profile', 'backend'] as const,
     registers: [registry],
   });
+  const roundTrip = new Gauge({
+    name: 'mec_link_predicted_round_trip_seconds',
+    help: "Round trip the profile predicts from the UE to a site: the path's one-way delays there and back, no processing",
+    labelNames: ['target_site', 'backend'] as const,
+    registers: [registry],
+  });
+  const reduction = new Gauge({
+    name: 'mec_link_predicted_edge_reduction_ratio',
+    help: "How much shorter the profile predicts the UE's round trip to the edge than to the cloud: 1 - RTT(edge) / RTT(cloud)",
+    labelNames: ['backend'] as const,
+    registers: [registry],
+  });
   return {
-    show(profile, links) {
-      for (const g of [latency, jitter, loss, rate, info]) g.reset();
-      if (profile === undefined) return;
-      info.set({ profile, backend }, 1);
+    show(topology, links) {
+      for (const g of [latency, jitter, loss, rate, info, roundTrip, reduction]) g.reset();
+      if (topology === undefined) return;
+      info.set({ profile: topology.name, backend }, 1);
       for (const { link, from, to, impairment } of links) {
         const labels = { link, from, to, backend };
         latency.set(labels, impairment.latencySeconds);
@@ -58,6 +72,10 @@ export function createConfiguredLinkGauges(
         loss.set(labels, impairment.loss);
         rate.set(labels, impairment.rateBitsPerSecond === null ? 0 : impairment.rateBitsPerSecond / 8);
       }
+      const predicted = prediction(topology);
+      for (const [site, seconds] of Object.entries(predicted.roundTripSeconds))
+        roundTrip.set({ target_site: site, backend }, seconds);
+      reduction.set({ backend }, predicted.edgeReduction);
     },
   };
 }

@@ -1,7 +1,7 @@
 // Path arithmetic: what traffic between two sites crosses, and what that adds up to. Traffic from `ue` to
 // `cloud` crosses ue–edge and then edge–cloud, so the cloud is "further along the same path"; this is the
 // one place that adds links up (kind routes ue → cloud directly, so the netem plan needs the sum too).
-import type { DirectedLink, Impairment, SiteName, Topology } from './model.ts';
+import type { DirectedLink, Impairment, SiteName, SiteRole, Topology } from './model.ts';
 
 /** The links crossed from `from` to `to`, fewest hops first (ties broken by declaration order). */
 export function pathBetween(topology: Topology, from: SiteName, to: SiteName): DirectedLink[] {
@@ -84,6 +84,38 @@ export function predictedReduction(topology: Topology, client = 'ue', near = 'ed
   const farRtt = roundTripSeconds(topology, client, far);
   if (farRtt === 0) return 0;
   return Number((1 - roundTripSeconds(topology, client, near) / farRtt).toPrecision(12));
+}
+
+/** The one site with a role (the testbed has one per role). */
+export function siteWithRole(topology: Topology, role: SiteRole): SiteName {
+  const site = topology.sites.find((name) => topology.siteSpecs[name]?.role === role);
+  if (!site) throw new Error(`profile "${topology.name}" has no ${role} site`);
+  return site;
+}
+
+/** What a profile predicts the UE sees: its round trip to every site that runs services, and the edge's cut. */
+export interface Prediction {
+  /** The UE's site. */
+  client: SiteName;
+  /** Network round trip from the UE to each edge and cloud site (no processing). */
+  roundTripSeconds: Record<SiteName, number>;
+  /** 1 - RTT(edge) / RTT(cloud). */
+  edgeReduction: number;
+}
+
+export function prediction(topology: Topology): Prediction {
+  const client = siteWithRole(topology, 'ue');
+  const targets = topology.sites.filter((s) => s !== client);
+  return {
+    client,
+    roundTripSeconds: Object.fromEntries(targets.map((to) => [to, roundTripSeconds(topology, client, to)])),
+    edgeReduction: predictedReduction(
+      topology,
+      client,
+      siteWithRole(topology, 'edge'),
+      siteWithRole(topology, 'cloud'),
+    ),
+  };
 }
 
 /** Every ordered pair of distinct sites, for tables, gauges and plans. */

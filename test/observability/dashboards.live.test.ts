@@ -255,9 +255,9 @@ describe('dashboards and rules against a real Prometheus (loopback testbed, defa
     });
   }
 
-  it("the prediction computed from the configured link gauges is the topology model's", async () => {
+  it("the prediction the rules select is the topology model's", async () => {
     const model = predictedReduction(await loadProfile(DEFAULT_PRESET));
-    const { result } = await api.instant(':mec_link_predicted_edge_reduction:ratio');
+    const { result } = await api.instant(':mec_link_predicted_edge_reduction_ratio:max');
     assert.equal(result.length, 1);
     assert.ok(Math.abs(Number(result[0]?.value[1]) - model) < 1e-9, `${result[0]?.value[1]} vs ${model}`);
   });

@@ -1,7 +1,7 @@
 // The headline row: how much nearer the edge is, measured, against what the link profile predicts.
 import { query, stat, UNIT } from '../factory.ts';
 
-const PREDICTED = ':mec_link_predicted_edge_reduction:ratio';
+const PREDICTED = ':mec_link_predicted_edge_reduction_ratio:max';
 
 // Green when the measurement is within 10 points of the prediction's neighbourhood is not expressible as a
 // static threshold; these colour the absolute figure instead: the edge should cut at least a third.
@@ -16,7 +16,7 @@ export function headlinePanels() {
     stat({
       title: 'Round-trip reduction at the edge (probes, p50)',
       description:
-        'How much shorter the UE→edge round trip is than the UE→cloud one, measured by the always-on probes from the UE node (half the time to first byte of a new connection: handshake + request are two round trips). "predicted" is what the configured link delays add up to: 1 − RTT(edge) / RTT(cloud).',
+        'How much shorter the UE→edge round trip is than the UE→cloud one, measured by the always-on probes from the UE node (half the time to first byte of a new connection: handshake + request are two round trips). "predicted" is the topology model’s figure for the profile in force: 1 − RTT(edge) / RTT(cloud) of the configured delays.',
       unit: UNIT.ratio,
       width: 6,
       decimals: 1,
@@ -54,7 +54,7 @@ export function headlinePanels() {
           'target_site:probe_round_trip_seconds:quantile_over_time5m{quantile="0.5"}',
           '{{target_site}} measured',
         ),
-        query('target_site:mec_link_configured_round_trip_seconds:sum', '{{target_site}} configured'),
+        query('target_site:mec_link_predicted_round_trip_seconds:max', '{{target_site}} configured'),
       ],
     }),
     stat({

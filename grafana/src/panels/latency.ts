@@ -61,7 +61,7 @@ export function latencyPanels() {
           'workload_quantile:mec_http_request_duration_seconds:edge_reduction{workload="$workload",quantile="0.5"}',
           'server p50',
         ),
-        query(':mec_link_predicted_edge_reduction:ratio', 'predicted'),
+        query(':mec_link_predicted_edge_reduction_ratio:max', 'predicted'),
       ],
     }),
   ];

@@ -12,7 +12,7 @@ export function linkSummaryPanels() {
       width: 8,
       min: 0,
       queries: [
-        query('target_site:mec_link_configured_round_trip_seconds:sum', '{{target_site}} configured'),
+        query('target_site:mec_link_predicted_round_trip_seconds:max', '{{target_site}} configured'),
         query(
           'target_site:probe_round_trip_seconds:quantile_over_time5m{quantile="0.5"}',
           '{{target_site}} measured p50',
@@ -110,7 +110,7 @@ export function emulationPanels() {
       ],
       queries: [
         query(
-          'target_site:probe_round_trip_seconds:quantile_over_time5m{quantile="0.5"} / ignoring (quantile) target_site:mec_link_configured_round_trip_seconds:sum',
+          'target_site:probe_round_trip_seconds:quantile_over_time5m{quantile="0.5"} / ignoring (quantile) target_site:mec_link_predicted_round_trip_seconds:max',
           '{{target_site}}',
         ),
       ],
