@@ -44,6 +44,10 @@ dev: node_modules ## Docker-free testbed: edge via ue->edge on :8081, cloud via 
 dev-profile: node_modules ## Switch the running `make dev` testbed to PROFILE=<preset|file> (validated; a bad one is refused)
 	$(NODE) hack/dev/profile.ts "$(PROFILE)"
 
+.PHONY: generate
+generate: node_modules ## Regenerate every generated file (JSON Schema, dashboards' JSON, README tables, predictions, default profile); commit the result
+	$(NODE) hack/generate/main.ts
+
 ##@ Tests
 .PHONY: test
 test: node_modules lint typecheck ## Run every test: lint, types, unit, HTTP, container, Prometheus and Kubernetes API tests
@@ -187,9 +191,6 @@ load: $(KUBECTL) ## Run k6 on the ue node against edge and cloud, stream it, pri
 promtool3: ## Build the cluster's promtool (Prometheus 3.x, Kubernetes discovery, native histograms) into ./bin
 	k8s/base/prometheus/promtool3.sh
 
-.PHONY: dashboards
-dashboards: node_modules ## Regenerate grafana/dashboards/*.json from grafana/src (commit the result)
-	$(NODE) grafana/src/generate.ts
 
 .PHONY: picture
 picture: node_modules ## Redraw docs/overview.png: the loopback testbed under load, the overview's main panels from a real Prometheus (needs prometheus, blackbox exporter, rsvg-convert)

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { allDashboards, renderDashboard } from './dashboards.ts';
+import { allDashboards } from './dashboards.ts';
 import { DATASOURCE } from './factory.ts';
 import { feedOf, metricNames, panelQueries, substitute } from './queries.ts';
 
@@ -50,11 +50,7 @@ interface PanelJson {
 describe('generated dashboards', () => {
   const dashboards = allDashboards();
 
-  for (const [file, dashboard] of Object.entries(dashboards)) {
-    it(`${file} is committed and up to date (run \`node grafana/src/generate.ts\`)`, () => {
-      assert.equal(committed(file), renderDashboard(dashboard), `grafana/dashboards/${file} is stale`);
-    });
-
+  for (const file of Object.keys(dashboards)) {
     it(`${file}: every panel has a title, description, unit, our datasource and named queries`, () => {
       const json = JSON.parse(committed(file));
       assert.ok(json.uid && json.title, 'uid and title');

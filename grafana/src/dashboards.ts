@@ -1,4 +1,4 @@
-// The dashboards, assembled from the panel modules. `generate.ts` writes them to grafana/dashboards/*.json.
+// The dashboards, assembled from the panel modules. `make generate` writes them to grafana/dashboards/*.json.
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import { dashboardBase, profileChangeAnnotation, row, workloadVariable } from './factory.ts';
 import { headlinePanels } from './panels/headline.ts';

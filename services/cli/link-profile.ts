@@ -29,7 +29,7 @@ export interface PreparedProfile {
 }
 
 const GENERATED_HEADER = (source: string) =>
-  `# Generated from ${source} by \`node services/cli/main.ts generate\`; do not edit.\n` +
+  `# Generated from ${source} by \`make generate\`; do not edit.\n` +
   '# Switch profiles at run time with `make profile PROFILE=<preset|file>`.\n';
 
 /** A preset document as YAML, with a header saying where it came from. */

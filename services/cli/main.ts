@@ -5,9 +5,8 @@
 //   netem [--timeout s]     wait for the link agents' reports and say whether netem works on every site node
 //   ensure-secrets          create the Grafana admin Secret with a random password unless it exists
 //   urls                    print the Grafana and Prometheus URLs
-//   generate [--check]      regenerate (or check) k8s/base/link-profile/profile.yaml from the default preset
 // Global: --context <kube context> (default: the kubeconfig's current context).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { V1Service } from '@kubernetes/client-node';
@@ -23,7 +22,6 @@ import {
   UserError,
 } from './kube.ts';
 import {
-  defaultProfileYaml,
   PROFILE_CONFIGMAP,
   PROXY_PROFILE_NAMESPACE,
   prepareProfile,
@@ -50,7 +48,6 @@ import {
 import { formatUrls, kindPortMappings, UI_SERVICES, uiAccess } from './urls.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const PROFILE_FILE = `${ROOT}k8s/base/link-profile/profile.yaml`;
 const KIND_CONFIG = `${ROOT}k8s/kind/cluster.yaml`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -231,25 +228,7 @@ export async function netemCheck(
   }
 }
 
-function generate(check: boolean): number {
-  const want = defaultProfileYaml();
-  if (check) {
-    let have = '';
-    try {
-      have = readFileSync(PROFILE_FILE, 'utf8');
-    } catch {}
-    if (have === want) return 0;
-    process.stderr.write(
-      `${PROFILE_FILE} is stale: run \`node services/cli/main.ts generate\` and commit it.\n`,
-    );
-    return 1;
-  }
-  writeFileSync(PROFILE_FILE, want);
-  print(`wrote ${PROFILE_FILE}`);
-  return 0;
-}
-
-const USAGE = `usage: node services/cli/main.ts [--context <name>] <wait|status|profile <name|file>|netem|ensure-secrets|urls|generate [--check]>
+const USAGE = `usage: node services/cli/main.ts [--context <name>] <wait|status|profile <name|file>|netem|ensure-secrets|urls>
 presets: ${PRESET_NAMES.join(', ')}`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -260,7 +239,6 @@ export async function main(argv: string[]): Promise<number> {
       context: { type: 'string' },
       timeout: { type: 'string' },
       interval: { type: 'string', default: '2' },
-      check: { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -270,7 +248,6 @@ export async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return command || values.help ? 0 : 2;
   }
-  if (command === 'generate') return generate(values.check ?? false);
   const seconds = (text: string | undefined, fallback: number) => {
     const n = text === undefined ? fallback : Number(text);
     if (!Number.isFinite(n) || n <= 0)

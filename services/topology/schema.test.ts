@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { PRESETS, validateProfile } from './index.ts';
-import { presetsTable } from './presets-table.ts';
+import { presetsTable } from './readme-tables.ts';
 import { linkProfileJsonSchema } from './schema.ts';
 
 // ajv is the reference draft 2020-12 implementation; compiling with strict mode also proves the generated
