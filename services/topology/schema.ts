@@ -70,17 +70,19 @@ export function text(what = 'a string') {
     .max(TEXT_LIMIT, { error: `is longer than ${TEXT_LIMIT} characters` });
 }
 
+/** A zod transform through one of units.ts' parsers: the number, or the parser's message as the issue. */
+export function parsedBy(parse: (input: unknown) => ParseResult) {
+  return (input: unknown, ctx: z.core.$RefinementCtx<unknown>): number => {
+    const r = parse(input);
+    if (r.ok) return r.value;
+    ctx.issues.push({ code: 'custom', message: r.message, input });
+    return z.NEVER;
+  };
+}
+
 /** A string checked by its pattern, then turned into a number by `parse` (which also checks the range). */
 function quantity(pattern: RegExp, parse: (input: unknown) => ParseResult, refused: (got: string) => string) {
-  return z
-    .string(saying(refused))
-    .regex(pattern, saying(refused))
-    .transform((input, ctx) => {
-      const r = parse(input);
-      if (r.ok) return r.value;
-      ctx.issues.push({ code: 'custom', message: r.message, input });
-      return z.NEVER;
-    });
+  return z.string(saying(refused)).regex(pattern, saying(refused)).transform(parsedBy(parse));
 }
 
 export const durationSchema = quantity(
@@ -109,12 +111,7 @@ export const lossSchema = z
     ],
     saying(lossRefused),
   )
-  .transform((input, ctx) => {
-    const r = parseLoss(input);
-    if (r.ok) return r.value;
-    ctx.issues.push({ code: 'custom', message: r.message, input });
-    return z.NEVER;
-  })
+  .transform(parsedBy(parseLoss))
   .meta({
     id: 'loss',
     description:
@@ -123,12 +120,7 @@ export const lossSchema = z
 
 export const coresSchema = z
   .number(saying((got) => `${got} is not a number of cores; write a number such as 0.5, 1 or 4`))
-  .transform((input, ctx) => {
-    const r = parseCores(input);
-    if (r.ok) return r.value;
-    ctx.issues.push({ code: 'custom', message: r.message, input });
-    return z.NEVER;
-  })
+  .transform(parsedBy(parseCores))
   .meta({
     description: `CPU cores of an edge or cloud site (not the UE): the services' worker pools on make dev, their CPU limits on kind. From ${CORES_RANGE.min} to ${CORES_RANGE.max}, in millicores (at most 3 decimals).`,
     minimum: CORES_RANGE.min,
