@@ -3,8 +3,10 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { allDashboards, renderDashboard } from '../../grafana/src/dashboards.ts';
+import { siteComputeYaml } from '../../k8s/site-compute.ts';
 import { render as renderPredictions } from '../../loadtest/node/predictions.ts';
 import { defaultProfileYaml } from '../../services/cli/link-profile.ts';
+import { DEFAULT_PRESET, PRESETS, topologyFrom } from '../../services/topology/index.ts';
 import { presetsTable, rangesTable } from '../../services/topology/readme-tables.ts';
 import { linkProfileJsonSchema } from '../../services/topology/schema.ts';
 
@@ -33,6 +35,14 @@ export function generatedFiles(): GeneratedFile[] {
   return [
     { path: 'services/topology/link-profile.schema.json', render: () => json(linkProfileJsonSchema()) },
     { path: 'k8s/base/link-profile/profile.yaml', render: () => defaultProfileYaml() },
+    {
+      path: 'k8s/base/site-compute.yaml',
+      render: () =>
+        siteComputeYaml(
+          topologyFrom(PRESETS[DEFAULT_PRESET], DEFAULT_PRESET),
+          `the preset "${DEFAULT_PRESET}"`,
+        ),
+    },
     { path: 'loadtest/lib/predictions.gen.ts', render: () => renderPredictions() },
     ...Object.entries(allDashboards()).map(([file, dashboard]) => ({
       path: `grafana/dashboards/${file}`,
