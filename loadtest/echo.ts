@@ -2,7 +2,7 @@
 //   MEC_RATE=20 MEC_DURATION=1m k6 run loadtest/echo.ts        (variables: loadtest/lib/plan.ts ENV_DOC)
 import { echo, handleSummary, options as optionsFor, requireHealthy } from './lib/k6.ts';
 
-export const options = optionsFor([{ workload: 'echo', fraction: 1 }]);
+export const options = optionsFor([{ workload: 'echo', percent: 100 }]);
 
 export function setup(): void {
   requireHealthy();

@@ -2,7 +2,7 @@
 //   MEC_RATE=20 MEC_DURATION=1m k6 run loadtest/media.ts        (variables: loadtest/lib/plan.ts ENV_DOC)
 import { handleSummary, media, options as optionsFor, requireHealthy } from './lib/k6.ts';
 
-export const options = optionsFor([{ workload: 'media', fraction: 1 }]);
+export const options = optionsFor([{ workload: 'media', percent: 100 }]);
 
 export function setup(): void {
   requireHealthy();

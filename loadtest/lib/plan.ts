@@ -10,6 +10,8 @@ export type Site = (typeof SITES)[number];
 export interface LoadConfig {
   /** Arrival rate per site (requests/s); both sites get the same. */
   rate: number;
+  /** The same rate exactly, in thousandths of a request per second (MEC_RATE has at most three decimals). */
+  rateMilli: number;
   /** k6 duration string: `30s`, `2m`, `1m30s`. */
   duration: string;
   durationSeconds: number;
@@ -19,18 +21,23 @@ export interface LoadConfig {
   cloudUrl: string;
   /** The link profile whose predictions the thresholds encode. */
   profile: string;
+  /** The prediction for that profile when given whole (MEC_PREDICTION), e.g. for a profile file. */
+  prediction?: Prediction;
   maxVUs: number;
   /** Where handleSummary writes summary.json and summary.txt. */
   summaryDir: string;
 }
 
 export const ENV_DOC: Record<string, string> = {
-  MEC_RATE: 'requests per second per site (default 20)',
+  MEC_RATE: 'requests per second per site, at most three decimals (default 20)',
   MEC_DURATION: 'how long to hold the rate, e.g. 30s, 2m, 1m30s (default 1m)',
   MEC_SCENARIO: 'constant | ramp (default constant)',
   MEC_EDGE_URL: 'edge service base URL (default http://edge.mec-testbed.svc:8080)',
   MEC_CLOUD_URL: 'cloud service base URL (default http://cloud.mec-testbed.svc:8080)',
-  MEC_PROFILE: 'link profile the thresholds expect (default 5g-mec)',
+  MEC_PROFILE:
+    'preset whose prediction the thresholds encode (default 5g-mec; make load sets the profile in force)',
+  MEC_PREDICTION:
+    'the prediction itself as JSON ({"profile","roundTripSeconds":{"edge","cloud"},"predictedReduction"}); wins over MEC_PROFILE',
   MEC_MAX_VUS: 'ceiling on VUs k6 may start to keep the rate (default 4 x MEC_RATE, at least 20)',
   MEC_SUMMARY_DIR: 'directory for summary.json and summary.txt (default .)',
 };
@@ -58,12 +65,46 @@ function url(variable: string, value: string): string {
   return value.replace(/\/+$/, '');
 }
 
+/** `5.5` → 5500: a decimal with at most three decimals, read as an exact integer (no float rounding). */
+export function parseRateMilli(text: string): number | undefined {
+  const m = /^(\d+)(?:\.(\d{1,3}))?$/.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * 1000 + Number((m[2] ?? '').padEnd(3, '0'));
+}
+
+function parsePrediction(text: string): Prediction {
+  const allowed =
+    'JSON such as {"profile":"my-lab","roundTripSeconds":{"edge":0.012,"cloud":0.03},"predictedReduction":0.6}';
+  let p: Partial<Prediction> | undefined;
+  try {
+    p = JSON.parse(text) as Partial<Prediction>;
+  } catch {
+    bad('MEC_PREDICTION', text, allowed);
+  }
+  const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
+  if (
+    typeof p?.profile !== 'string' ||
+    p.profile === '' ||
+    !positive(p.roundTripSeconds?.edge) ||
+    !positive(p.roundTripSeconds?.cloud) ||
+    typeof p.predictedReduction !== 'number' ||
+    !Number.isFinite(p.predictedReduction)
+  )
+    bad('MEC_PREDICTION', text, allowed);
+  return p as Prediction;
+}
+
 /** Reads and validates the MEC_* variables; every mistake names the variable and what is allowed. */
 export function loadConfig(env: Record<string, string | undefined>): LoadConfig {
   const rateText = env.MEC_RATE ?? '20';
-  const rate = Number(rateText);
-  if (!/^\d+(\.\d+)?$/.test(rateText) || !(rate > 0) || rate > 10_000)
-    bad('MEC_RATE', rateText, 'a number of requests per second from 0.1 to 10000');
+  const rateMilli = parseRateMilli(rateText);
+  if (rateMilli === undefined || rateMilli < 1 || rateMilli > 10_000_000)
+    bad(
+      'MEC_RATE',
+      rateText,
+      'a number of requests per second from 0.001 to 10000, with at most three decimals',
+    );
+  const rate = rateMilli / 1000;
   const duration = env.MEC_DURATION ?? '1m';
   const durationSeconds = parseDurationSeconds(duration);
   if (durationSeconds === undefined) bad('MEC_DURATION', duration, 'a k6 duration such as 30s, 2m or 1m30s');
@@ -72,14 +113,17 @@ export function loadConfig(env: Record<string, string | undefined>): LoadConfig 
   const maxText = env.MEC_MAX_VUS ?? String(Math.max(20, Math.ceil(rate * 4)));
   const maxVUs = Number(maxText);
   if (!/^\d+$/.test(maxText) || maxVUs < 1) bad('MEC_MAX_VUS', maxText, 'a whole number of VUs, at least 1');
+  const prediction = env.MEC_PREDICTION ? parsePrediction(env.MEC_PREDICTION) : undefined;
   return {
     rate,
+    rateMilli,
     duration,
     durationSeconds,
     scenario,
     edgeUrl: url('MEC_EDGE_URL', env.MEC_EDGE_URL ?? 'http://edge.mec-testbed.svc:8080'),
     cloudUrl: url('MEC_CLOUD_URL', env.MEC_CLOUD_URL ?? 'http://cloud.mec-testbed.svc:8080'),
-    profile: env.MEC_PROFILE ?? '5g-mec',
+    profile: prediction?.profile ?? env.MEC_PROFILE ?? '5g-mec',
+    ...(prediction ? { prediction } : {}),
     maxVUs,
     summaryDir: (env.MEC_SUMMARY_DIR ?? '.').replace(/\/+$/, '') || '.',
   };
@@ -108,18 +152,38 @@ export type ArrivalScenario =
       tags: Record<string, string>;
     };
 
-/** One share of the load: a workload and the fraction of MEC_RATE it gets (1 for single-workload scripts). */
+/** One share of the load: a workload and the percentage of MEC_RATE it gets (100 for single-workload scripts). */
 export interface Share {
   workload: Workload;
-  fraction: number;
+  /** A whole percentage, so the share's rate stays an exact fraction of MEC_RATE. */
+  percent: number;
 }
 
 /** The mixed scenario's shares: mostly small interactive requests, some video, a little heavy compute. */
 export const MIXED_SHARES: Share[] = [
-  { workload: 'echo', fraction: 0.6 },
-  { workload: 'media', fraction: 0.3 },
-  { workload: 'inspect', fraction: 0.1 },
+  { workload: 'echo', percent: 60 },
+  { workload: 'media', percent: 30 },
+  { workload: 'inspect', percent: 10 },
 ];
+
+/** An arrival rate as k6 takes it: a whole number of iterations per `timeUnitSeconds` (k6 reads rates as integers). */
+export interface ArrivalRate {
+  iterations: number;
+  timeUnitSeconds: number;
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * `percent`% of `rateMilli`/1000 requests/s, exactly, in lowest terms: 5.5/s → 11 per 2 s, 60% of 5/s → 3 per
+ * 1 s, 10% of 5/s → 1 per 2 s. Every number stays a safe integer (rateMilli ≤ 10^7, percent ≤ 100).
+ */
+export function arrivalRate(rateMilli: number, percent: number): ArrivalRate {
+  const numerator = rateMilli * percent;
+  const denominator = 1000 * 100;
+  const d = gcd(numerator, denominator);
+  return { iterations: numerator / d, timeUnitSeconds: denominator / d };
+}
 
 /**
  * Open-model scenarios: for each share, one scenario per site with the same arrival rate, so a slow site gets
@@ -128,13 +192,14 @@ export const MIXED_SHARES: Share[] = [
  */
 export function scenarios(shares: Share[], cfg: LoadConfig): Record<string, ArrivalScenario> {
   const out: Record<string, ArrivalScenario> = {};
-  for (const { workload, fraction } of shares) {
-    const rate = Math.max(1, Math.round(cfg.rate * fraction * 100) / 100);
+  for (const { workload, percent } of shares) {
+    const { iterations, timeUnitSeconds } = arrivalRate(cfg.rateMilli, percent);
+    const perSecond = iterations / timeUnitSeconds;
     // Enough VUs for the rate at a 100 ms response; k6 starts more (up to maxVUs) if responses are slower.
-    const preAllocatedVUs = Math.min(cfg.maxVUs, Math.max(2, Math.ceil(rate * 0.1)));
+    const preAllocatedVUs = Math.min(cfg.maxVUs, Math.max(2, Math.ceil(perSecond * 0.1)));
     for (const site of SITES) {
       const common = {
-        timeUnit: '1s',
+        timeUnit: `${timeUnitSeconds}s`,
         preAllocatedVUs,
         maxVUs: cfg.maxVUs,
         exec: `${workload}_${site}`,
@@ -142,11 +207,11 @@ export function scenarios(shares: Share[], cfg: LoadConfig): Record<string, Arri
       };
       out[`${workload}_${site}`] =
         cfg.scenario === 'constant'
-          ? { executor: 'constant-arrival-rate', rate, duration: cfg.duration, ...common }
+          ? { executor: 'constant-arrival-rate', rate: iterations, duration: cfg.duration, ...common }
           : {
               executor: 'ramping-arrival-rate',
               startRate: 0,
-              stages: rampStages(rate, cfg.durationSeconds),
+              stages: rampStages(iterations, cfg.durationSeconds),
               ...common,
             };
     }
@@ -154,7 +219,7 @@ export function scenarios(shares: Share[], cfg: LoadConfig): Record<string, Arri
   return out;
 }
 
-/** Up in the first quarter, hold for half, down in the last quarter. */
+/** Up in the first quarter, hold for half, down in the last quarter; `rate` is per the scenario's timeUnit. */
 export function rampStages(rate: number, seconds: number): Array<{ target: number; duration: string }> {
   const quarter = Math.max(1, Math.round(seconds / 4));
   const hold = Math.max(1, Math.round(seconds) - 2 * quarter);
