@@ -31,10 +31,10 @@ function readConfig(): LoadConfig {
 export const config = readConfig();
 
 export function prediction(): Prediction {
-  const p = PREDICTIONS[config.profile];
+  const p = config.prediction ?? PREDICTIONS[config.profile];
   if (!p) {
     throw new Error(
-      `MEC_PROFILE=${config.profile} is not a preset this script knows (${Object.keys(PREDICTIONS).join(', ')}); for a custom profile file, regenerate loadtest/lib/predictions.gen.ts`,
+      `MEC_PROFILE=${config.profile} is not a preset this script knows (${Object.keys(PREDICTIONS).join(', ')}); for a profile file, pass its prediction as MEC_PREDICTION (\`node services/cli/main.ts prediction FILE\` prints it; make load does this for the profile in force)`,
     );
   }
   return p;
@@ -107,5 +107,5 @@ export function media(site: Site): void {
 }
 
 export function handleSummary(data: K6Summary): Record<string, string> {
-  return summaryOutputs(data, PREDICTIONS[config.profile] ?? null, config.summaryDir);
+  return summaryOutputs(data, config.prediction ?? PREDICTIONS[config.profile] ?? null, config.summaryDir);
 }

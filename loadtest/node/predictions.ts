@@ -1,24 +1,35 @@
 // The text of loadtest/lib/predictions.gen.ts, from the topology model: for every preset, the UE→edge and
 // UE→cloud round trips and the predicted reduction. The k6 scripts import it (k6 cannot import the model's
 // YAML loader), so their thresholds follow the model without a number written twice. `make generate` writes
-// it (hack/generate).
-import { PRESET_NAMES, PRESETS, prediction, topologyFrom } from '../../services/topology/index.ts';
+// it (hack/generate). predictionOf() is also what `make load` passes for the profile in force (MEC_PREDICTION).
+import {
+  PRESET_NAMES,
+  PRESETS,
+  prediction,
+  siteWithRole,
+  type Topology,
+  topologyFrom,
+} from '../../services/topology/index.ts';
 import type { Prediction } from '../lib/plan.ts';
+
+/** What the load thresholds and summary expect of one profile (a preset's, or a file's via MEC_PREDICTION). */
+export function predictionOf(name: string, topology: Topology): Prediction {
+  const predicted = prediction(topology);
+  return {
+    profile: name,
+    roundTripSeconds: {
+      edge: round(predicted.roundTripSeconds[siteWithRole(topology, 'edge')] ?? Number.NaN),
+      cloud: round(predicted.roundTripSeconds[siteWithRole(topology, 'cloud')] ?? Number.NaN),
+    },
+    predictedReduction: round(predicted.edgeReduction),
+  };
+}
 
 export function predictions(): Record<string, Prediction> {
   const out: Record<string, Prediction> = {};
   for (const name of PRESET_NAMES) {
     const preset = PRESETS[name];
-    if (!preset) continue;
-    const predicted = prediction(topologyFrom(preset, `preset ${name}`));
-    out[name] = {
-      profile: name,
-      roundTripSeconds: {
-        edge: round(predicted.roundTripSeconds.edge ?? Number.NaN),
-        cloud: round(predicted.roundTripSeconds.cloud ?? Number.NaN),
-      },
-      predictedReduction: round(predicted.edgeReduction),
-    };
+    if (preset) out[name] = predictionOf(name, topologyFrom(preset, `preset ${name}`));
   }
   return out;
 }

@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { renderText } from '../../k8s/render.ts';
+import { PREDICTIONS } from '../../loadtest/lib/predictions.gen.ts';
 import { type ControlPlane, eventually, kubeBinaries, startControlPlane } from '../../test/support/kube.ts';
 import { commandWorks, docker, need, skipUnless } from '../../test/support/requirements.ts';
 import { type AgentStatus, statusPublisher } from '../link-agent/status.ts';
 import { type Cluster, connect, ensureGrafanaSecret, readConfigMap, UserError } from './kube.ts';
 import { PROFILE_CONFIGMAP } from './link-profile.ts';
-import { main, netemCheck, status, switchProfile, waitReady } from './main.ts';
+import { loadPrediction, main, netemCheck, status, switchProfile, waitReady } from './main.ts';
 
 const SITES = ['ue', 'edge', 'cloud'];
 const node = (site: string) => `mec-test-${site}`;
@@ -233,6 +234,20 @@ describe('the CLI on a real API server', { skip: skipUnless(kubeBinaries), timeo
       join(dir, 'kind.yaml'),
     ]);
     assert.match(await switchProfile(c, 'congested-backhaul'), /5g-mec -> congested-backhaul/);
+  });
+
+  it('prediction: the profile in force, as make load judges a run', async () => {
+    await switchProfile(c, '4g-lte');
+    assert.deepEqual(await loadPrediction(() => c), PREDICTIONS['4g-lte']);
+    const lab = join(dir, 'lab.yaml');
+    writeFileSync(
+      lab,
+      'apiVersion: mec-testbed.dev/v1alpha1\nkind: LinkProfile\nname: my-lab\nlinks:\n  ue-edge: { latency: 5ms }\n  edge-cloud: { latency: 20ms }\n',
+    );
+    await switchProfile(c, lab);
+    const inForce = await loadPrediction(() => c);
+    assert.equal(inForce.profile, 'my-lab');
+    assert.deepEqual(inForce.roundTripSeconds, { edge: 0.01, cloud: 0.05 });
   });
 
   it("profile with EMULATION=proxy: the proxies' copy is updated and the proxies rolled to load it", async () => {

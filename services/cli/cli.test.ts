@@ -1,6 +1,9 @@
 // The CLI's decisions, without a cluster: readiness, reasons and hints, status text, URLs, profiles, and the
 // "no cluster" message. The same functions run against a real API server in cli.kube.test.ts.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type {
   V1ConfigMap,
@@ -10,8 +13,9 @@ import type {
   V1Pod,
   V1Service,
 } from '@kubernetes/client-node';
+import { PREDICTIONS } from '../../loadtest/lib/predictions.gen.ts';
 import { PRESET_NAMES, ProfileError } from '../topology/index.ts';
-import { connectionProblem } from './kube.ts';
+import { connectionProblem, UserError } from './kube.ts';
 import {
   defaultProfileYaml,
   PROFILE_CONFIGMAP,
@@ -20,6 +24,7 @@ import {
   profileInConfigMap,
   restartPatch,
 } from './link-profile.ts';
+import { loadPrediction } from './main.ts';
 import {
   assess,
   daemonSetState,
@@ -337,6 +342,33 @@ describe('link profiles', () => {
       'mec-testbed.dev/profile': 'far-cloud',
       'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z',
     });
+  });
+});
+
+describe('the load prediction (make load: MEC_PREDICTION)', () => {
+  const noCluster = () => {
+    throw new Error('a named profile needs no cluster');
+  };
+  it("a preset's is the generated one the k6 scripts carry", async () => {
+    for (const name of PRESET_NAMES)
+      assert.deepEqual(await loadPrediction(noCluster, name), PREDICTIONS[name]);
+  });
+  it("a file's carries the file's own name and round trips; a bad file is a user error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mec-test-prediction-'));
+    try {
+      const file = join(dir, 'lab.yaml');
+      writeFileSync(
+        file,
+        'apiVersion: mec-testbed.dev/v1alpha1\nkind: LinkProfile\nname: my-lab\nlinks:\n  ue-edge: { latency: 5ms }\n  edge-cloud: { latency: 20ms }\n',
+      );
+      const p = await loadPrediction(noCluster, file);
+      assert.equal(p.profile, 'my-lab');
+      assert.deepEqual(p.roundTripSeconds, { edge: 0.01, cloud: 0.05 });
+      assert.equal(p.predictedReduction, 0.8);
+      await assert.rejects(loadPrediction(noCluster, join(dir, 'missing.yaml')), UserError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

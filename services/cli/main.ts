@@ -5,11 +5,15 @@
 //   netem [--timeout s]     wait for the link agents' reports and say whether netem works on every site node
 //   ensure-secrets          create the Grafana admin Secret with a random password unless it exists
 //   urls                    print the Grafana and Prometheus URLs
+//   prediction [name|file]  the load test's prediction (JSON, for MEC_PREDICTION) for the profile in force, or the
+//                           one named
 // Global: --context <kube context> (default: the kubeconfig's current context).
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { V1Service } from '@kubernetes/client-node';
+import type { Prediction } from '../../loadtest/lib/plan.ts';
+import { predictionOf } from '../../loadtest/node/predictions.ts';
 import { PRESET_NAMES, ProfileError } from '../topology/index.ts';
 import {
   type Cluster,
@@ -146,22 +150,49 @@ export async function status(c: Cluster): Promise<string> {
   });
 }
 
+/** A profile file's text; a path that cannot be read is a ProfileError that lists the presets. */
+function readProfileFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ProfileError(path, [
+      {
+        path: '',
+        message: `is neither a preset (${PRESET_NAMES.join(', ')}) nor a readable file: ${(err as Error).message}`,
+      },
+    ]);
+  }
+}
+
+/**
+ * What `make load` judges a run against: the prediction of the profile named, or else of the one the cluster's
+ * ConfigMap holds (so a run after `make profile PROFILE=4g-lte` or a profile file is judged against it).
+ */
+export async function loadPrediction(c: () => Cluster, nameOrPath?: string): Promise<Prediction> {
+  if (nameOrPath) {
+    try {
+      const prepared = prepareProfile(nameOrPath, readProfileFile);
+      return predictionOf(prepared.name, prepared.topology);
+    } catch (err) {
+      throw err instanceof ProfileError ? new UserError(err.message) : err;
+    }
+  }
+  const cluster = c();
+  const inForce = profileInConfigMap(
+    await readConfigMap(cluster, PROFILE_CONFIGMAP.namespace, PROFILE_CONFIGMAP.name),
+  );
+  if (!inForce.ok)
+    throw new UserError(
+      `No valid link profile in ${cluster.context} (${inForce.message}): run \`make up\`, or \`make profile PROFILE=<preset|file>\`.`,
+    );
+  return predictionOf(inForce.topology.name, inForce.topology);
+}
+
 /** Validates first; only a valid profile is applied, so the one in the cluster stays when this refuses. */
 export async function switchProfile(c: Cluster, nameOrPath: string): Promise<string> {
   let prepared: ReturnType<typeof prepareProfile>;
   try {
-    prepared = prepareProfile(nameOrPath, (path) => {
-      try {
-        return readFileSync(path, 'utf8');
-      } catch (err) {
-        throw new ProfileError(path, [
-          {
-            path: '',
-            message: `is neither a preset (${PRESET_NAMES.join(', ')}) nor a readable file: ${(err as Error).message}`,
-          },
-        ]);
-      }
-    });
+    prepared = prepareProfile(nameOrPath, readProfileFile);
   } catch (err) {
     if (!(err instanceof ProfileError)) throw err;
     const current = profileInConfigMap(
@@ -228,7 +259,7 @@ export async function netemCheck(
   }
 }
 
-const USAGE = `usage: node services/cli/main.ts [--context <name>] <wait|status|profile <name|file>|netem|ensure-secrets|urls>
+const USAGE = `usage: node services/cli/main.ts [--context <name>] <wait|status|profile <name|file>|netem|ensure-secrets|urls|prediction [name|file]>
 presets: ${PRESET_NAMES.join(', ')}`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -256,6 +287,14 @@ export async function main(argv: string[]): Promise<number> {
   };
   let c: Cluster | undefined;
   try {
+    if (command === 'prediction') {
+      const prediction = await loadPrediction(() => {
+        c = connect(values.context);
+        return c;
+      }, arg);
+      print(JSON.stringify(prediction));
+      return 0;
+    }
     c = connect(values.context);
     switch (command) {
       case 'wait':
