@@ -80,7 +80,9 @@ describe('loadtest Component (make load)', { skip: skipUnless(kubectl) }, () => 
     const env = Object.fromEntries(
       pod.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
     );
-    assert.equal(env.K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM, 'true');
+    // Native histograms through k6's feature flag (k6 >= 2.1); the legacy variable only logs a deprecation.
+    assert.equal(env.K6_FEATURES, 'native-histograms');
+    assert.equal(env.K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM, undefined);
     assert.match(env.K6_PROMETHEUS_RW_SERVER_URL, /prometheus\.mec-testbed\.svc:9090\/api\/v1\/write$/);
     assert.deepEqual(pod.spec.containers[0].args, [
       'run',
@@ -96,13 +98,31 @@ describe('loadtest Component (make load)', { skip: skipUnless(kubectl) }, () => 
   it('is restricted: non-root, no privilege escalation, read-only root, all capabilities dropped', () => {
     assert.ok(job);
     const pod = job.spec.template.spec;
-    const c = pod.containers[0].securityContext;
     assert.equal(pod.securityContext.runAsNonRoot, true);
     assert.equal(pod.securityContext.seccompProfile.type, 'RuntimeDefault');
-    assert.equal(c.allowPrivilegeEscalation, false);
-    assert.equal(c.readOnlyRootFilesystem, true);
-    assert.deepEqual(c.capabilities.drop, ['ALL']);
     assert.equal(pod.automountServiceAccountToken, false);
+    assert.deepEqual(
+      pod.containers.map((c: { name: string }) => c.name),
+      ['k6', 'results'],
+    );
+    for (const { name, securityContext: c, resources } of pod.containers) {
+      assert.equal(c.allowPrivilegeEscalation, false, name);
+      assert.equal(c.readOnlyRootFilesystem, true, name);
+      assert.deepEqual(c.capabilities.drop, ['ALL'], name);
+      assert.ok(resources.limits.memory && resources.requests.cpu, `${name} has requests and limits`);
+    }
+  });
+
+  it('keeps the summary files readable after k6 exits: a results container shares /tmp until run.sh collects', () => {
+    assert.ok(job);
+    const [k6, results] = job.spec.template.spec.containers;
+    assert.equal(results.image, k6.image, 'the k6 image (alpine: sh, cat, sleep), already pulled');
+    const tmp = (c: { volumeMounts: Array<{ name: string; mountPath: string }> }) =>
+      c.volumeMounts.find((m) => m.mountPath === '/tmp')?.name;
+    assert.equal(tmp(results), tmp(k6));
+    const env = Object.fromEntries(k6.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    assert.equal(env.MEC_SUMMARY_DIR, '/tmp');
+    assert.match(results.args.join('\n'), /until \[ -f \/tmp\/\.collected \]/);
   });
 
   it('mounts every script and every module it imports at the path the import names', () => {
