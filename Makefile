@@ -8,8 +8,18 @@ include versions.env
 
 PROFILE ?= 5g-mec
 EMULATION ?= netem
-NODE ?= node
+# Node 24 runs the code (TypeScript by type stripping). When the machine's `node` is another major, the pinned
+# NODE_VERSION goes first on PATH for every recipe (fetched once into ~/.cache/mec-testbed by hack/dev/node.sh);
+# NODE=/path/to/node names one instead.
 NPM ?= npm
+ifeq ($(origin NODE),undefined)
+NODE_DIR := $(shell NPM="$(NPM)" hack/dev/node.sh --dir)
+ifneq ($(NODE_DIR),)
+export PATH := $(NODE_DIR):$(PATH)
+NODE := $(NODE_DIR)/node
+endif
+endif
+NODE ?= node
 
 ##@ Help
 .PHONY: help
@@ -17,7 +27,13 @@ help: ## Show this help
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m [VAR=value]\n"} /^[a-zA-Z0-9_-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
 ##@ Development
-node_modules: package.json package-lock.json
+# Every target that runs Node depends on node_modules, so each first makes sure a Node 24 is there (or says what
+# to install) instead of failing later with a stack trace.
+.PHONY: node
+node: ## Make sure Node.js 24 is there: the machine's, or the pinned NODE_VERSION fetched into the cache
+	@NPM="$(NPM)" $(if $(filter command line environment,$(origin NODE)),NODE="$(NODE)") hack/dev/node.sh
+
+node_modules: package.json package-lock.json | node
 	$(NPM) ci --no-audit --no-fund
 	@touch node_modules
 
@@ -37,12 +53,13 @@ typecheck: node_modules ## Type-check everything, k6 scripts included (tsc)
 	$(NPM) run typecheck
 
 .PHONY: dev
-dev: node_modules ## Docker-free testbed: edge via ue->edge on :8081, cloud via ue->cloud on :8082 (PROFILE=<preset|file>)
+dev: node_modules ## Docker-free testbed: edge via ue->edge on :8081, cloud via ue->cloud on :8082 (PROFILE=<preset|file>, DEV_*_PORT)
 	$(NODE) hack/dev/main.ts
 
+# PROFILE only when given: without one, dev-profile shows its usage and the presets instead of applying the default.
 .PHONY: dev-profile
 dev-profile: node_modules ## Switch the running `make dev` testbed to PROFILE=<preset|file> (validated; a bad one is refused)
-	$(NODE) hack/dev/profile.ts "$(PROFILE)"
+	$(NODE) hack/dev/profile.ts $(if $(filter command line environment,$(origin PROFILE)),"$(PROFILE)")
 
 .PHONY: generate
 generate: node_modules ## Regenerate every generated file (JSON Schema, dashboards' JSON, README tables, predictions, default profile); commit the result
@@ -183,8 +200,8 @@ logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-a
 	$(KUBECTL) --context $(KUBE_CONTEXT) logs -n $(if $(filter link-agent,$(APP)),mec-testbed-system,mec-testbed) -l $(if $(APP),app.kubernetes.io/name=$(APP),app.kubernetes.io/part-of=mec-testbed) --all-containers --prefix --tail=50 --max-log-requests=20 -f
 
 .PHONY: load
-load: $(KUBECTL) ## Run k6 on the ue node against edge and cloud, stream it, print the summary (MEC_SCRIPT=echo|inspect|media|mixed, MEC_RATE, MEC_DURATION, MEC_SCENARIO)
-	loadtest/run.sh $(KUBECTL) $(KUBE_CONTEXT)
+load: $(KUBECTL) $(CLI_DEPS) ## Run k6 on the ue node against edge and cloud, judged against the profile in force; summary to results/ (MEC_SCRIPT=echo|inspect|media|mixed, MEC_RATE, MEC_DURATION, MEC_SCENARIO)
+	loadtest/run.sh $(KUBECTL) $(KUBE_CONTEXT) $(MEC_CLI)
 
 ##@ Observability
 .PHONY: promtool3
