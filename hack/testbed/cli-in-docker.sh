@@ -3,6 +3,9 @@
 # and yaml, which is all the CLI needs), with this checkout mounted read-only. On kind it joins kind's Docker
 # network and uses the cluster's internal kubeconfig (the API server's in-network address), so it works the same
 # on Linux and on Docker Desktop; elsewhere it uses the host network and your kubeconfig.
+# A file named in the arguments (a profile: `make profile PROFILE=~/lab.yaml`) is mounted read-only too, wherever it
+# is. Bind mounts carry `z`, so SELinux hosts (Fedora, RHEL) let the container read them; the admin kubeconfig
+# written for it is readable by you alone.
 # Usage: hack/testbed/cli-in-docker.sh <kind binary> <kind cluster> <image> <cli arguments>...
 set -euo pipefail
 kind="$1" cluster="$2" image="$3"
@@ -15,12 +18,33 @@ if ! docker image inspect "$image" >/dev/null 2>&1; then
 fi
 state="$root/.cache/cli"
 mkdir -p "$state"
-args=(--rm -i --user "$(id -u):$(id -g)" -v "$root:/app/repo:ro" -w /app/repo)
+chmod 700 "$state"
+args=(--rm -i --user "$(id -u):$(id -g)" -v "$root:/app/repo:ro,z" -w /app/repo)
 if "$kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
-  "$kind" get kubeconfig --internal --name "$cluster" >"$state/kubeconfig"
-  args+=(--network kind -v "$state/kubeconfig:/kubeconfig:ro" -e KUBECONFIG=/kubeconfig)
+  (umask 077 && "$kind" get kubeconfig --internal --name "$cluster" >"$state/kubeconfig")
+  chmod 600 "$state/kubeconfig"
+  args+=(--network kind -v "$state/kubeconfig:/kubeconfig:ro,z" -e KUBECONFIG=/kubeconfig)
 else
   kubeconfig="${KUBECONFIG:-$HOME/.kube/config}"
-  args+=(--network host -v "$kubeconfig:/kubeconfig:ro" -e KUBECONFIG=/kubeconfig)
+  args+=(--network host -v "$kubeconfig:/kubeconfig:ro,z" -e KUBECONFIG=/kubeconfig)
 fi
-exec docker run "${args[@]}" "$image" node services/cli/main.ts "$@"
+
+# Files named in the arguments, as the container sees them: inside the checkout by their path from its root (the
+# container's working directory), elsewhere mounted one by one under /mnt/args.
+cli=()
+n=0
+for arg in "$@"; do
+  if [ -f "$arg" ]; then
+    abs="$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")"
+    case "$abs" in
+      "$root"/*) arg="${abs#"$root"/}" ;;
+      *)
+        n=$((n + 1))
+        args+=(-v "$abs:/mnt/args/$n/$(basename "$abs"):ro,z")
+        arg="/mnt/args/$n/$(basename "$abs")"
+        ;;
+    esac
+  fi
+  cli+=("$arg")
+done
+exec docker run "${args[@]}" "$image" node services/cli/main.ts ${cli[@]+"${cli[@]}"}
