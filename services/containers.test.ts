@@ -6,9 +6,9 @@ import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
+  ContainerScope,
   loadTestcontainers,
   processIdentity,
-  type StartedNetwork,
   type StartedTestContainer,
 } from '../test/support/containers.ts';
 import { docker, skipUnless } from '../test/support/requirements.ts';
@@ -30,7 +30,8 @@ class HardenedContainer extends GenericContainer {
 }
 
 describe('service images in containers', { skip: skipUnless(docker), timeout: 20 * 60_000 }, () => {
-  let network: StartedNetwork;
+  // Removes every container and the network on the way out, also those of a start that failed half way.
+  const scope = new ContainerScope('mec-test-services');
   let cloud: StartedTestContainer;
   let edge: StartedTestContainer;
   let cloudUrl: string;
@@ -44,34 +45,32 @@ describe('service images in containers', { skip: skipUnless(docker), timeout: 20
       stdio: ['ignore', 'ignore', 'inherit'],
       timeout: 15 * 60_000,
     });
-    network = await new Network().start();
-    cloud = await new HardenedContainer(`mec-testbed/cloud:${TAG}`)
-      .withName(`mec-test-cloud-${suffix}`)
-      .withNetwork(network)
-      .withNetworkAliases('cloud')
-      .withEnvironment({ MEDIA_SEGMENT_BYTES: '128Ki' })
-      .withExposedPorts(8080)
-      .withWaitStrategy(Wait.forLogMessage(/"msg":"listening"/))
-      .withStartupTimeout(60_000)
-      .start();
-    edge = await new HardenedContainer(`mec-testbed/edge:${TAG}`)
-      .withName(`mec-test-edge-${suffix}`)
-      .withNetwork(network)
-      .withNetworkAliases('edge')
-      .withEnvironment({ CLOUD_TIMEOUT_MS: '5000' }) // CLOUD_URL keeps its default, http://cloud:8080
-      .withExposedPorts(8080)
-      .withWaitStrategy(Wait.forHttp('/readyz', 8080).forStatusCode(200))
-      .withStartupTimeout(60_000)
-      .start();
+    const network = await scope.network(new Network());
+    cloud = await scope.start(
+      new HardenedContainer(`mec-testbed/cloud:${TAG}`)
+        .withName(`mec-test-cloud-${suffix}`)
+        .withNetwork(network)
+        .withNetworkAliases('cloud')
+        .withEnvironment({ MEDIA_SEGMENT_BYTES: '128Ki' })
+        .withExposedPorts(8080)
+        .withWaitStrategy(Wait.forLogMessage(/"msg":"listening"/))
+        .withStartupTimeout(60_000),
+    );
+    edge = await scope.start(
+      new HardenedContainer(`mec-testbed/edge:${TAG}`)
+        .withName(`mec-test-edge-${suffix}`)
+        .withNetwork(network)
+        .withNetworkAliases('edge')
+        .withEnvironment({ CLOUD_TIMEOUT_MS: '5000' }) // CLOUD_URL keeps its default, http://cloud:8080
+        .withExposedPorts(8080)
+        .withWaitStrategy(Wait.forHttp('/readyz', 8080).forStatusCode(200))
+        .withStartupTimeout(60_000),
+    );
     cloudUrl = `http://${cloud.getHost()}:${cloud.getMappedPort(8080)}`;
     edgeUrl = `http://${edge.getHost()}:${edge.getMappedPort(8080)}`;
   });
 
-  after(async () => {
-    await edge?.stop({ timeout: 10 });
-    await cloud?.stop({ timeout: 10 });
-    await network?.stop();
-  });
+  after(() => scope.cleanup());
 
   it('runs as uid 1000 with a read-only root filesystem', async () => {
     assert.deepEqual(await processIdentity(edge), { uid: 1000, gid: 1000, write: 'EROFS' });
@@ -141,10 +140,11 @@ describe('service images in containers', { skip: skipUnless(docker), timeout: 20
         Running: boolean;
         ExitCode: number;
       };
-    const extra = await new HardenedContainer(`mec-testbed/cloud:${TAG}`)
-      .withName(`mec-test-cloud-stop-${suffix}`)
-      .withWaitStrategy(Wait.forLogMessage(/"msg":"listening"/))
-      .start();
+    const extra = await scope.start(
+      new HardenedContainer(`mec-testbed/cloud:${TAG}`)
+        .withName(`mec-test-cloud-stop-${suffix}`)
+        .withWaitStrategy(Wait.forLogMessage(/"msg":"listening"/)),
+    );
     const stopped = await extra.stop({ timeout: 10, remove: false });
     const state = inspectState(`mec-test-cloud-stop-${suffix}`);
     execFileSync('docker', ['rm', '-f', `mec-test-cloud-stop-${suffix}`], { stdio: 'ignore' });

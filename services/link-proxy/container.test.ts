@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { kustomize, type Manifest, renderOverlay } from '../../k8s/render.ts';
 import {
+  ContainerScope,
   loadTestcontainers,
   processIdentity,
   type StartedNetwork,
@@ -207,6 +208,8 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
   const suffix = `${process.pid}-${Date.now().toString(36)}`;
   const hostDir = mkdtempSync(join(tmpdir(), 'mec-test-proxy-'));
   const started: StartedTestContainer[] = [];
+  // Removes every container and the network on the way out, also those of a start that failed half way.
+  const scope = new ContainerScope('mec-test-proxy');
   let network: StartedNetwork | undefined;
   let objs: Manifest[];
   let topology: Topology;
@@ -234,17 +237,18 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
       stdio: ['ignore', 'ignore', 'inherit'],
       timeout: 15 * 60_000,
     });
-    network = await new Network({ nextUuid: () => `mec-test-net-${suffix}` }).start();
+    network = await scope.network(new Network({ nextUuid: () => `mec-test-net-${suffix}` }));
     start = async (name: string, variant?: { suffix: string; env: Record<string, string> }) => {
       const manifest = podPlan(objs, name);
       const plan = variant
         ? { ...manifest, env: { ...manifest.env, ...variant.env }, aliases: [] }
         : manifest;
-      const c = await new PodContainer(plan, hostDir)
-        .withName(`mec-test-${name}${variant ? `-${variant.suffix}` : ''}-${suffix}`)
-        .withNetwork(network as StartedNetwork)
-        .withNetworkAliases(...plan.aliases)
-        .start();
+      const c = await scope.start(
+        new PodContainer(plan, hostDir)
+          .withName(`mec-test-${name}${variant ? `-${variant.suffix}` : ''}-${suffix}`)
+          .withNetwork(network as StartedNetwork)
+          .withNetworkAliases(...plan.aliases),
+      );
       started.push(c);
       return { plan, c, at: (port: number) => `http://${c.getHost()}:${c.getMappedPort(port)}` };
     };
@@ -271,8 +275,7 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
   });
 
   after(async () => {
-    for (const c of started.reverse()) await c.stop({ timeout: 5 }).catch(() => undefined);
-    await network?.stop().catch(() => undefined);
+    await scope.cleanup();
     rmSync(hostDir, { recursive: true, force: true });
   });
 
