@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { kubectlPath } from '../../k8s/render.ts';
-import { skipUnless } from '../../test/support/requirements.ts';
+import { commandWorks, need, skipUnless } from '../../test/support/requirements.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const k6Image = /^K6_IMAGE=(.+)$/m.exec(readFileSync(join(root, 'versions.env'), 'utf8'))?.[1] ?? '';
@@ -186,6 +186,16 @@ describe('loadtest/run.sh (make load) on a POSIX userland', {
     assert.equal(failed.status, 1);
     assert.match(failed.stderr, /failed thresholds/);
     assert.match(failed.stdout, /copied to /);
+  });
+
+  it('passes shellcheck', (t) => {
+    if (!need(t, commandWorks('shellcheck', ['--version'], 'shellcheck (apt-get install shellcheck)')))
+      return;
+    const r = spawnSync('shellcheck', ['loadtest/run.sh', 'hack/dev/node.sh'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stdout);
   });
 
   it('gives up after MEC_START_TIMEOUT, naming what the pod waited for', () => {
