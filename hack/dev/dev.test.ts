@@ -68,6 +68,15 @@ async function until(what: string, check: () => boolean, child: ChildProcess, ou
   }
 }
 
+/** `make dev` on free ports with its state in `stateDir`, once it says it is ready. */
+async function launchReady(stateDir: string) {
+  const ports = await somePorts();
+  const env = { ...process.env, PROFILE: '5g-mec', ...portEnv(ports), DEV_STATE_DIR: stateDir };
+  const launched = launch(env as Record<string, string>);
+  await until('ready', () => launched.out.text.includes('dev   ready'), launched.child, launched.out);
+  return { ports, ...launched };
+}
+
 describe('make dev wiring', () => {
   it('defaults to the documented ports and validates overrides', () => {
     assert.deepEqual(devPorts({}).ports, DEFAULT_PORTS);
@@ -152,15 +161,8 @@ describe('make dev end to end', () => {
   after(() => rmSync(stateDir, { recursive: true, force: true }));
 
   it('serves both UE ports, switches profile from a terminal without its ports, and stops cleanly on SIGINT', async () => {
-    const ports = await somePorts();
-    const { child, out, exited } = launch({
-      ...process.env,
-      PROFILE: '5g-mec',
-      ...portEnv(ports),
-      DEV_STATE_DIR: stateDir,
-    } as Record<string, string>);
+    const { ports, child, out, exited } = await launchReady(stateDir);
     try {
-      await until('ready', () => out.text.includes('dev   ready'), child, out);
       const e = await fetch(`http://127.0.0.1:${ports.edge}/api/v1/echo?bytes=16`);
       assert.equal(e.status, 200);
       assert.equal(e.headers.get('x-mec-site'), 'edge');
@@ -210,16 +212,9 @@ describe('make dev end to end', () => {
   });
 
   it('SIGTERM drains a request in flight through the proxy, and every last log line comes before "stopped"', async () => {
-    const ports = await somePorts();
-    const { child, out, exited } = launch({
-      ...process.env,
-      PROFILE: '5g-mec',
-      ...portEnv(ports),
-      DEV_STATE_DIR: stateDir,
-    } as Record<string, string>);
+    const { ports, child, out, exited } = await launchReady(stateDir);
     let signalled = false;
     try {
-      await until('ready', () => out.text.includes('dev   ready'), child, out);
       // An inspect request to the edge through ue->edge, its body half sent when the launcher is told to stop.
       const body = encodeGrayPng(syntheticImage({ width: 200, height: 100, defects: 2, seed: 5 }));
       const socket = connect(ports.edge, '127.0.0.1');
