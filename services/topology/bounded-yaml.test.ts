@@ -20,16 +20,12 @@ describe('bounded YAML', () => {
   });
   it('refuses a text over the size bound before reading it', () => {
     assert.deepEqual(refused(`a: "${'x'.repeat(PROFILE_YAML_LIMITS.maxBytes)}"`), [
-      ': is over 16 KiB (at least 16 KiB); a profile is a few KiB',
+      ': is over 16 KiB (at least 16389 bytes)',
     ]);
-    assert.deepEqual(refused(`a: "${'é'.repeat(9000)}"`), [
-      ': is over 16 KiB (at least 17.6 KiB); a profile is a few KiB',
-    ]);
+    assert.deepEqual(refused(`a: "${'é'.repeat(9000)}"`), [': is over 16 KiB (at least 18005 bytes)']);
   });
   it('refuses a text of too many tokens', () => {
-    assert.deepEqual(refused(`[${'1,'.repeat(1500)}]`), [
-      ': has over 2000 tokens; a profile has a few hundred',
-    ]);
+    assert.deepEqual(refused(`[${'1,'.repeat(1500)}]`), [': has over 2000 tokens']);
   });
   it('refuses deep flow nesting before the parser sees it', () => {
     assert.deepEqual(refused(`${'['.repeat(13)}${']'.repeat(13)}`), [': nests deeper than 12 levels']);
@@ -53,9 +49,7 @@ describe('bounded YAML', () => {
   it('refuses aliases that expand past the values bound', () => {
     const wide = `w: &w [${Array(60).fill('1').join(',')}]`;
     const text = `${wide}\nx: [${Array(40).fill('*w').join(',')}]`;
-    assert.deepEqual(refused(text), [
-      ': holds over 1000 values (aliases expanded); a profile has a few dozen',
-    ]);
+    assert.deepEqual(refused(text), [': holds over 1000 values (aliases expanded)']);
   });
   it('locates a key written twice, and refuses a key that is a collection', () => {
     assert.deepEqual(refused('links:\n  a: 1\n  a: 2'), ['links.a: is written twice; keep one']);

@@ -42,17 +42,14 @@ export function parseBoundedYaml(
   // A string's length never exceeds its UTF-8 size, so a long text is refused without being measured.
   const bytes = text.length > limits.maxBytes ? text.length : Buffer.byteLength(text);
   if (bytes > limits.maxBytes)
-    return refuse(
-      `is over ${formatBytes(limits.maxBytes)} (at least ${formatBytes(bytes)}); a profile is a few KiB`,
-    );
+    return refuse(`is over ${formatBytes(limits.maxBytes)} (at least ${bytes} bytes)`);
 
   // The lexer is linear; the parser is not. Count what the parser would have to build first.
   let tokens = 0;
   let flowDepth = 0;
   let aliases = 0;
   for (const token of new Lexer().lex(text)) {
-    if (++tokens > limits.maxTokens)
-      return refuse(`has over ${limits.maxTokens} tokens; a profile has a few hundred`);
+    if (++tokens > limits.maxTokens) return refuse(`has over ${limits.maxTokens} tokens`);
     const type = CST.tokenType(token);
     if (type === 'flow-map-start' || type === 'flow-seq-start') {
       if (++flowDepth > limits.maxDepth) return refuse(`nests deeper than ${limits.maxDepth} levels`);
@@ -93,7 +90,7 @@ function checkStructure(doc: Document, limits: Readonly<YamlLimits>): Problem | 
     if (++values > limits.maxValues)
       return {
         path: '',
-        message: `holds over ${limits.maxValues} values (aliases expanded); a profile has a few dozen`,
+        message: `holds over ${limits.maxValues} values (aliases expanded)`,
       };
     if (isAlias(node)) {
       const target = node.resolve(doc);

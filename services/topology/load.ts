@@ -17,7 +17,7 @@ export async function loadProfile(nameOrFile: string = DEFAULT_PRESET): Promise<
   }
   let text: string;
   try {
-    text = await readBounded(nameOrFile, PROFILE_YAML_LIMITS.maxBytes);
+    text = await readProfileFile(nameOrFile);
   } catch (err) {
     throw new ProfileError(nameOrFile, [
       { path: '', message: `cannot be read: ${clip((err as Error).message, 200)}` },
@@ -36,8 +36,11 @@ export function parseProfileText(text: string, source: string): Topology {
   return topologyFrom(read.value, source);
 }
 
-/** A file's text, reading at most one byte past `limit` (the parser then refuses it as too large). */
-async function readBounded(file: string, limit: number): Promise<string> {
+/**
+ * A profile file's text, reading at most one byte past the parser's size bound (which then refuses it), so a
+ * huge or endless file costs no more than a real one. For anything that re-reads a profile file.
+ */
+export async function readProfileFile(file: string, limit = PROFILE_YAML_LIMITS.maxBytes): Promise<string> {
   const handle = await open(file, 'r');
   try {
     const buffer = Buffer.alloc(limit + 1);

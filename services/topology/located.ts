@@ -65,6 +65,19 @@ export function problemsFromIssues(issues: readonly z.core.$ZodIssue[], prefix: 
   return out;
 }
 
+/**
+ * A document checked against a zod schema: its parsed value, or every problem located. What a profile's
+ * validator does first, for any other kind of document (an experiment spec) to do the same.
+ */
+export function checkedBy<Schema extends z.ZodType>(
+  schema: Schema,
+  doc: unknown,
+): { ok: true; value: z.output<Schema> } | { ok: false; problems: Problem[] } {
+  const parsed = schema.safeParse(doc);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, problems: finishProblems(problemsFromIssues(parsed.error.issues)) };
+}
+
 /** Each problem once, at most PROBLEM_LIMIT of them, the rest counted in a last line. */
 export function finishProblems(problems: readonly Problem[]): Problem[] {
   const seen = new Set<string>();

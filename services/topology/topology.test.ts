@@ -9,9 +9,13 @@ import {
   ProfileError,
   parseProfileText,
   pathBetween,
+  pathImpairment,
   predictedReduction,
+  prediction,
   roundTripSeconds,
   siteCompute,
+  sitePairs,
+  topologyFrom,
   validateProfile,
 } from './index.ts';
 
@@ -66,6 +70,18 @@ describe('path arithmetic', () => {
     close(c.loss, 1 - 0.99 * 0.98);
     assert.equal(c.rateBitsPerSecond, 80e6);
     assert.deepEqual(combine([]), { ...NO_IMPAIRMENT });
+  });
+  it('derives numbers without float noise (what the admin API and the gauges show)', () => {
+    for (const [name, doc] of Object.entries(PRESETS)) {
+      const t = topologyFrom(doc, name);
+      const derived = [
+        ...sitePairs(t).map(([a, b]) => pathImpairment(t, a, b)),
+        ...t.links.map((l) => l.impairment),
+        prediction(t),
+      ];
+      const text = JSON.stringify(derived);
+      assert.doesNotMatch(text, /\.\d*(0{6,}|9{6,})\d/, `${name}: ${text}`);
+    }
   });
   it('keeps per-direction rates apart', async () => {
     const t = await loadProfile('5g-mec');

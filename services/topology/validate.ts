@@ -3,7 +3,7 @@
 // each link's name; this file checks what spans fields: a link written twice, its directions, jitter against
 // latency, every link the testbed routes through present. Nothing half-valid gets through: callers keep
 // their last good topology when this returns problems.
-import { DocumentError, finishProblems, type Problem, problemsFromIssues } from './located.ts';
+import { checkedBy, DocumentError, finishProblems, type Problem } from './located.ts';
 import {
   DEFAULT_CORES,
   type DirectedLink,
@@ -34,12 +34,11 @@ type ParsedLink = ParsedProfile['links'][string];
 type ParsedImpairment = Omit<ParsedLink, 'description' | 'directions'>;
 
 export function validateProfile(doc: unknown): Validation {
-  const parsed = linkProfileSchema.safeParse(doc);
-  if (!parsed.success)
-    return { ok: false, problems: finishProblems(problemsFromIssues(parsed.error.issues)) };
+  const parsed = checkedBy(linkProfileSchema, doc);
+  if (!parsed.ok) return parsed;
   const problems: Problem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
-  const profile = parsed.data;
+  const profile = parsed.value;
   const siteSpecs = siteSpecsOf(profile.sites, add);
   const sites = Object.keys(siteSpecs);
   const links: DirectedLink[] = [];
