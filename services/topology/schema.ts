@@ -53,7 +53,7 @@ export function saying(message: (input: string) => string) {
 }
 
 /** A mapping with exactly these fields: an unknown one is named at its own path, with what is allowed. */
-export function mapping<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string) {
+export function strictMapping<Shape extends z.core.$ZodLooseShape>(shape: Shape, what: string) {
   const allowed = Object.keys(shape).join(', ');
   return z.strictObject(shape, {
     error: (issue) =>
@@ -64,7 +64,7 @@ export function mapping<Shape extends z.core.$ZodLooseShape>(shape: Shape, what:
 }
 
 /** A free text of at most TEXT_LIMIT characters. */
-export function text(what = 'a string') {
+export function textField(what = 'a string') {
   return z
     .string(saying((got) => `must be ${what}, got ${got}`))
     .max(TEXT_LIMIT, { error: `is longer than ${TEXT_LIMIT} characters` });
@@ -153,14 +153,14 @@ const impairmentShape = {
   rate: rateSchema.optional(),
 };
 
-const impairmentSchema = mapping(impairmentShape, 'of latency, jitter, distribution, loss, rate').meta({
+const impairmentSchema = strictMapping(impairmentShape, 'of latency, jitter, distribution, loss, rate').meta({
   id: 'impairment',
 });
 
-const linkSchema = mapping(
+const linkSchema = strictMapping(
   {
     ...impairmentShape,
-    description: text()
+    description: textField()
       .optional()
       .meta({ description: 'What this link stands for, and where its numbers come from.' }),
     directions: z
@@ -183,7 +183,7 @@ const linkSchema = mapping(
   'of latency, jitter, distribution, loss, rate, description, directions',
 ).meta({ id: 'link' });
 
-const siteSchema = mapping(
+const siteSchema = strictMapping(
   {
     role: z
       .enum(
@@ -254,7 +254,7 @@ const linksSchema = z
     minProperties: 1,
   });
 
-export const linkProfileSchema = mapping(
+export const linkProfileSchema = strictMapping(
   {
     apiVersion: z.literal(
       API_VERSION,
@@ -271,10 +271,10 @@ export const linkProfileSchema = mapping(
         saying((got) => `must be lower-case letters, digits and dashes (at most 63), got ${got}`),
       )
       .meta({ description: 'Lower-case letters, digits and dashes, at most 63.' }),
-    description: text().optional(),
+    description: textField().optional(),
     sources: z
       .array(
-        text('a list of strings'),
+        textField('a list of strings'),
         saying((got) => `must be a list of strings, got ${got}`),
       )
       .max(SOURCES_LIMIT, { error: `lists more than ${SOURCES_LIMIT} sources` })
