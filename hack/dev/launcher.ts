@@ -103,14 +103,15 @@ function prefixLines(child: ChildProcess, label: string, write: (line: string) =
   }
 }
 
-async function waitReady(url: string, child: ChildProcess, deadline: number): Promise<void> {
+async function waitReady(name: string, url: string, child: ChildProcess, deadline: number): Promise<void> {
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) return;
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
     } catch {}
-    if (Date.now() > deadline) throw new DevStartError(`${url} was not ready in time`);
+    if (Date.now() > deadline)
+      throw new DevStartError(`${name}: ${url} did not answer ready in time; its log above says why`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -196,7 +197,10 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
     });
     const label = color ? `${COLORS[p.name]}${p.name.padEnd(5)}\x1b[0m ` : `${p.name.padEnd(5)} `;
     prefixLines(child, label, output);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => {
+      child.once('exit', () => resolve());
+      child.once('error', () => resolve());
+    });
     const closed = new Promise<ExitResult>((resolve) => {
       child.once('error', (err) => {
         say(`${p.name} could not be started: ${err.message}`);
@@ -220,7 +224,7 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
     proxy: `http://127.0.0.1:${ports.admin}/readyz`,
   };
   try {
-    await Promise.all(running.map((r) => waitReady(urls[r.name], r.child, deadline)));
+    await Promise.all(running.map((r) => waitReady(r.name, urls[r.name], r.child, deadline)));
   } catch (err) {
     await stop('start failed');
     throw err;
