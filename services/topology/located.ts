@@ -91,14 +91,23 @@ export function finishProblems(problems: readonly Problem[]): Problem[] {
   const more = unique.length - (PROBLEM_LIMIT - 1);
   return [
     ...unique.slice(0, PROBLEM_LIMIT - 1),
-    { path: '', message: `and ${more} more problems; fix these first` },
+    { path: '', message: `${MORE} ${more} more problems; fix these first` },
   ];
+}
+
+const MORE = 'and';
+/** How many problems a finished list stands for, the ones it only counts included. */
+function problemCount(problems: readonly Problem[]): number {
+  const last = problems.at(-1);
+  const counted = last?.path === '' ? new RegExp(`^${MORE} (\\d+) more problems`).exec(last.message) : null;
+  return counted ? problems.length - 1 + Number(counted[1]) : problems.length;
 }
 
 /** The problems as users read them, one a line, each naming the document (a file, a preset, a ConfigMap). */
 export function formatProblems(source: string, problems: readonly Problem[], what = 'link profile'): string {
   const lines = problems.map((p) => `  ${clip(source, 200)}: ${p.path || '(document)'}: ${p.message}`);
-  return `invalid ${what} (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
+  const count = problemCount(problems);
+  return `invalid ${what} (${count} problem${count === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
 
 /** A document that is not valid: its source and every problem, located. */

@@ -58,11 +58,18 @@ describe('link profile JSON Schema', () => {
   }
 
   it('rules the schema cannot express are left to the validator', () => {
-    const negative = variant((d) => (d.links['ue-edge'].jitter = '9ms'));
-    const unreachable = variant((d) => delete d.links['edge-cloud']);
-    for (const doc of [negative, unreachable]) {
-      assert.equal(check(doc), true, JSON.stringify(check.errors));
-      assert.equal(validateProfile(doc).ok, false);
+    const cases: Array<[string, Doc]> = [
+      ['jitter over latency', variant((d) => (d.links['ue-edge'].jitter = '9ms'))],
+      ['a missing link', variant((d) => delete d.links['edge-cloud'])],
+      ['a direct ue-cloud link', variant((d) => (d.links['ue-cloud'] = { latency: '1ms' }))],
+      ['a latency over 10s', variant((d) => (d.links['ue-edge'].latency = '11s'))],
+      ['a delay finer than a microsecond', variant((d) => (d.links['ue-edge'].latency = '1.5us'))],
+      ['a rate below 1kbit', variant((d) => (d.links['ue-edge'].rate = '999bit'))],
+      ['cores on the UE', variant((d) => (d.sites = { ue: { cores: 1 } }))],
+    ];
+    for (const [what, doc] of cases) {
+      assert.equal(check(doc), true, `${what}: ${JSON.stringify(check.errors)}`);
+      assert.equal(validateProfile(doc).ok, false, what);
     }
   });
 

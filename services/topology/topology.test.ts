@@ -342,6 +342,7 @@ links:
     assert.ok(!r.ok);
     assert.equal(r.problems.length, 20);
     assert.deepEqual(r.problems.at(-1), { path: '', message: 'and 81 more problems; fix these first' });
+    assert.match(new ProfileError('x.yaml', r.problems).message, /^invalid link profile \(100 problems\):/);
   });
   it('names the presets when given an unknown name', async () => {
     await assert.rejects(loadProfile('6g'), /neither a preset \(5g-mec, /);
