@@ -11,13 +11,13 @@ import {
   processIdentity,
   type StartedTestContainer,
 } from '../test/support/containers.ts';
+import { imageRef } from '../test/support/images.ts';
 import { docker, skipUnless } from '../test/support/requirements.ts';
 import { metricValue } from './skeleton/testing.ts';
 
 const { GenericContainer, Network, Wait } = await loadTestcontainers();
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const TAG = process.env.IMAGE_TAG ?? 'dev';
 const MEDIA_ROUTE = '/api/v1/media/:stream/:segment';
 
 /** The pod securityContext of the manifests, as Docker flags; testcontainers has no read-only-root setter. */
@@ -47,7 +47,7 @@ describe('service images in containers', { skip: skipUnless(docker), timeout: 20
     });
     const network = await scope.network(new Network());
     cloud = await scope.start(
-      new HardenedContainer(`mec-testbed/cloud:${TAG}`)
+      new HardenedContainer(imageRef('cloud'))
         .withName(`mec-test-cloud-${suffix}`)
         .withNetwork(network)
         .withNetworkAliases('cloud')
@@ -57,7 +57,7 @@ describe('service images in containers', { skip: skipUnless(docker), timeout: 20
         .withStartupTimeout(60_000),
     );
     edge = await scope.start(
-      new HardenedContainer(`mec-testbed/edge:${TAG}`)
+      new HardenedContainer(imageRef('edge'))
         .withName(`mec-test-edge-${suffix}`)
         .withNetwork(network)
         .withNetworkAliases('edge')
@@ -141,7 +141,7 @@ describe('service images in containers', { skip: skipUnless(docker), timeout: 20
         ExitCode: number;
       };
     const extra = await scope.start(
-      new HardenedContainer(`mec-testbed/cloud:${TAG}`)
+      new HardenedContainer(imageRef('cloud'))
         .withName(`mec-test-cloud-stop-${suffix}`)
         .withWaitStrategy(Wait.forLogMessage(/"msg":"listening"/)),
     );

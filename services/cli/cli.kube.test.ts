@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { renderText } from '../../k8s/render.ts';
 import { PREDICTIONS } from '../../loadtest/lib/predictions.gen.ts';
+import { imageRef } from '../../test/support/images.ts';
 import { type ControlPlane, eventually, kubeBinaries, startControlPlane } from '../../test/support/kube.ts';
 import { commandWorks, docker, need, skipUnless } from '../../test/support/requirements.ts';
 import { type AgentStatus, statusPublisher } from '../link-agent/status.ts';
@@ -294,7 +295,7 @@ describe('the CLI on a real API server', { skip: skipUnless(kubeBinaries), timeo
 
   it('runs inside the link-agent image for machines without Node 24 (make up CLI_RUNTIME=docker)', (t) => {
     if (!need(t, docker)) return;
-    const image = 'mec-testbed/link-agent:dev';
+    const image = imageRef('link-agent');
     if (
       !need(
         t,

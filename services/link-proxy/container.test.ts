@@ -20,6 +20,7 @@ import {
   type StartedNetwork,
   type StartedTestContainer,
 } from '../../test/support/containers.ts';
+import { withImageTag } from '../../test/support/images.ts';
 import { docker, skipUnless } from '../../test/support/requirements.ts';
 import { metricValue } from '../skeleton/testing.ts';
 import {
@@ -138,7 +139,7 @@ function podPlan(objs: Manifest[], name: string): PodPlan {
     .map((s) => `${s.metadata?.name}.${s.metadata?.namespace}.svc`);
   return {
     name,
-    image: c.image,
+    image: withImageTag(c.image),
     env,
     user: `${sc.runAsUser}:${sc.runAsGroup}`,
     readOnlyRoot: sc.readOnlyRootFilesystem === true,

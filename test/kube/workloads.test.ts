@@ -1,7 +1,7 @@
 // Stage 2 of issue 7, one step further: OUR workloads as real pods. The kind overlay is rendered (k8s/overlays/kind),
 // and its namespaces, NetworkPolicies and the edge and cloud ServiceAccounts/Services/Deployments are applied as
 // rendered to the control plane of hack/kube with one real node (hack/kube/node.sh). The images are the ones
-// `make images` builds (mec-testbed/edge:dev, mec-testbed/cloud:dev), imported into the node's containerd. The test
+// `make images` builds (mec-testbed/edge:$IMAGE_TAG, …; dev by default), imported into the node's containerd. The test
 // then checks what the cluster promises: Pod Security restricted admits the pods, the hardened securityContext is
 // in force inside them, they get Ready through their own /readyz probes, the Services answer (echo, an edge media
 // miss fetched from the cloud by the Service name the manifest sets, then a hit, /metrics), and a pod deleted with
@@ -39,6 +39,7 @@ import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import type { Manifest } from '../../k8s/render.ts';
 import { kustomize, renderOverlay } from '../../k8s/render.ts';
 import { syntheticImage } from '../../services/workloads/inspect/synthetic.ts';
+import { imageRef, withImageTags } from '../support/images.ts';
 import type { ControlPlane, KubeNode } from '../support/kube.ts';
 import {
   eventually,
@@ -55,7 +56,7 @@ import { skipUnless } from '../support/requirements.ts';
 
 const ns = 'mec-testbed';
 const SITE = 'mec-testbed.dev/site';
-const images = ['mec-testbed/edge:dev', 'mec-testbed/cloud:dev', 'mec-testbed/link-agent:dev'];
+const images = [imageRef('edge'), imageRef('cloud'), imageRef('link-agent')];
 
 /** The address the node uses (as hack/kube/node.sh finds it): the API server advertises it to pods. */
 function hostIP(): string {
@@ -109,8 +110,8 @@ function ensureImages(): void {
   // `make images` (builds the local base first when missing; nothing is pulled) and `make link-agent-image`.
   const build = (script: string) =>
     execFileSync(`${repoRoot}/${script}`, [], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 900_000 });
-  if (missing.some((ref) => ref !== 'mec-testbed/link-agent:dev')) build('hack/images/build.sh');
-  if (missing.includes('mec-testbed/link-agent:dev')) build('services/link-agent/image/build.sh');
+  if (missing.some((ref) => ref !== imageRef('link-agent'))) build('hack/images/build.sh');
+  if (missing.includes(imageRef('link-agent'))) build('services/link-agent/image/build.sh');
 }
 
 /** Runs `node -e script` in a pod's container (the images have node and no shell); resolves its stdout. */
@@ -144,7 +145,8 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
   };
 
   before(async () => {
-    rendered = renderOverlay('kind');
+    // The manifests name mec-testbed/<name>:dev; this run's images carry IMAGE_TAG.
+    rendered = withImageTags(renderOverlay('kind'));
     ensureImages();
     cp = await startControlPlane({ apiServerArgs: apiServer() });
     node = await startNode(cp, { dns: 'pod' });
@@ -195,7 +197,7 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
       assert.equal(pod.spec?.nodeName, node.name);
       assert.equal(pod.status?.phase, 'Running');
       const c = pod.spec?.containers[0];
-      assert.equal(c?.image, `mec-testbed/${app}:dev`);
+      assert.equal(c?.image, imageRef(app));
       assert.equal(c?.readinessProbe?.httpGet?.path, '/readyz');
       // JSON round trip: the client's model classes against plain YAML objects.
       const plain = (x: unknown) => JSON.parse(JSON.stringify(x)) as unknown;
@@ -499,7 +501,7 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
             ['link-agent', 'link-profile'].includes(o.metadata?.name ?? '')) ||
           o.metadata?.name === 'mec-testbed-link-agent',
       );
-    const objects = agentObjects(renderOverlay('cluster'));
+    const objects = agentObjects(withImageTags(renderOverlay('cluster')));
     assert.deepEqual(objects.map((o) => o.kind).sort(), [
       'ClusterRole',
       'ClusterRoleBinding',

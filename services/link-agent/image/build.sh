@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Builds mec-testbed/link-agent:dev from services/link-agent/Dockerfile. Where the official Node 24 base
-# (NODE_BASE_IMAGE in versions.env) can be pulled, the Dockerfile's defaults do everything (iproute2 from Debian
-# and npm ci in build stages). Where nothing can be pulled, this script stages Debian's iproute2 tools and the
-# agent's production node_modules under .cache/images/link-agent/ and builds on the local Node base (made by
-# hack/images/build.sh when missing). MEC_IMAGE_BASE=official|local forces the choice.
-#   services/link-agent/image/build.sh          (IMAGE_TAG=dev by default)
+# Builds mec-testbed/link-agent:$IMAGE_TAG (default dev) from services/link-agent/Dockerfile. Where the official
+# Node 24 base (NODE_BASE_IMAGE in versions.env) can be pulled, the Dockerfile's defaults do everything (iproute2
+# from Debian and npm ci in build stages). Where nothing can be pulled, this script stages Debian's iproute2 tools
+# (.cache/images/link-agent-tools/) and the agent's production node_modules (.cache/images/link-agent/, by
+# hack/images/stage-deps.sh) and builds on the local Node base (made by hack/images/build.sh when missing). MEC_IMAGE_BASE=official|local forces the choice.
+#   services/link-agent/image/build.sh          (mec-testbed/link-agent:$IMAGE_TAG, dev by default)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 # shellcheck source=/dev/null
 source versions.env
 TAG="${IMAGE_TAG:-dev}"
+CACHE_DIR="${MEC_CACHE_DIR:-${CACHE_DIR:-$HOME/.cache/mec-testbed}}"
 BASE_IMAGE="${BASE_IMAGE:-mec-testbed/node-base:$NODE_VERSION}"
-STAGE=.cache/images/link-agent
+STAGE=.cache/images/link-agent-tools
 DOCKER=(docker)
 [ -x /usr/bin/docker ] && DOCKER=(/usr/bin/docker)
 export DOCKER_BUILDKIT=1
@@ -30,7 +31,7 @@ if [ "$mode" = official ]; then
   exit 0
 fi
 
-if ! "${DOCKER[@]}" image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+if ! "${DOCKER[@]}" image inspect "$BASE_IMAGE" >/dev/null 2>&1 || [ ! -d "$CACHE_DIR/images/node-base-$NODE_VERSION/rootfs" ]; then
   log "base $BASE_IMAGE missing: running hack/images/build.sh"
   MEC_IMAGE_BASE=local hack/images/build.sh
 fi
@@ -41,32 +42,24 @@ if ! dpkg -s iproute2 >/dev/null 2>&1; then
   log 'installing iproute2 (Debian)'
   apt-get install -y --no-install-recommends iproute2 >/dev/null
 fi
-rm -rf "$STAGE/tools" && mkdir -p "$STAGE/tools/rootfs/usr/sbin"
+rm -rf "$STAGE" && mkdir -p "$STAGE/rootfs/usr/sbin"
 for tool in tc ip; do
   src=$(command -v "$tool")
-  cp -L "$src" "$STAGE/tools/rootfs/usr/sbin/$tool"
+  cp -L "$src" "$STAGE/rootfs/usr/sbin/$tool"
   ldd "$src" | grep -oE '/[^ ]+' | sort -u | while read -r lib; do
-    mkdir -p "$STAGE/tools/rootfs$(dirname "$lib")"
-    cp -L "$lib" "$STAGE/tools/rootfs$lib"
+    mkdir -p "$STAGE/rootfs$(dirname "$lib")"
+    cp -L "$lib" "$STAGE/rootfs$lib"
   done
 done
 distdir=$(dpkg -L iproute2 | grep -E '/tc/normal\.dist$' | xargs dirname)
-mkdir -p "$STAGE/tools/rootfs$distdir"
-cp "$distdir"/*.dist "$STAGE/tools/rootfs$distdir/"
-[ -d /etc/iproute2 ] && mkdir -p "$STAGE/tools/rootfs/etc" && cp -r /etc/iproute2 "$STAGE/tools/rootfs/etc/"
+mkdir -p "$STAGE/rootfs$distdir"
+cp "$distdir"/*.dist "$STAGE/rootfs$distdir/"
+[ -d /etc/iproute2 ] && mkdir -p "$STAGE/rootfs/etc" && cp -r /etc/iproute2 "$STAGE/rootfs/etc/"
 iproute2_version=$(dpkg-query -W -f '${Version}' iproute2)
 log "staged tc and ip from iproute2 $iproute2_version, tables from $distdir"
 
-# Production node_modules, pruned to the agent's runtime closure; redone when the lockfile changes.
-stamp=$(cat package.json package-lock.json services/link-agent/image/prune-deps.ts hack/images/prune-node-modules.ts | sha256sum | cut -c1-16)
-if [ ! -f "$STAGE/deps/.stamp" ] || [ "$(cat "$STAGE/deps/.stamp")" != "$stamp" ]; then
-  log 'npm ci --omit=dev'
-  rm -rf "$STAGE/deps" && mkdir -p "$STAGE/deps"
-  cp package.json package-lock.json "$STAGE/deps/"
-  (cd "$STAGE/deps" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
-  node services/link-agent/image/prune-deps.ts "$STAGE/deps" >&2
-  echo "$stamp" >"$STAGE/deps/.stamp"
-fi
+# The agent's npm workspace and the CLI's (cli-in-docker.sh runs the CLI in this image).
+hack/images/stage-deps.sh link-agent "$CACHE_DIR/images/node-base-$NODE_VERSION/rootfs" services/link-agent services/cli
 
 log "building mec-testbed/link-agent:$TAG (base $BASE_IMAGE)"
 "${DOCKER[@]}" build -q -f services/link-agent/Dockerfile -t "mec-testbed/link-agent:$TAG" \
