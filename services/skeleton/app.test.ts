@@ -186,14 +186,106 @@ describe('skeleton over HTTP', () => {
     assert.deepEqual(await response.json(), { bytes: 1000 });
   });
 
-  it('a chunked body that grows past the limit → 413 without reading it all', async () => {
+  it('a chunked body that grows past the limit → 413; the rest is read off and dropped, not kept', async () => {
     const head =
       'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
     const chunk = `800\r\n${'a'.repeat(0x800)}\r\n`;
-    const response = await rawRequest(svc.port, [head, chunk, chunk], { timeoutMs: 5000 });
+    const response = await rawRequest(svc.port, [head, chunk, chunk, chunk, '0\r\n\r\n'], {
+      timeoutMs: 5000,
+    });
     assert.equal(response.status, 413);
     assert.equal(JSON.parse(response.body).error.code, 'body_too_large');
+    assert.equal(response.headers.connection, 'close');
   });
+
+  it('a declared Content-Length over the limit → 413 at once, before any of the body arrives', async () => {
+    const head =
+      'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000000\r\n\r\n';
+    const response = await rawRequest(svc.port, [head], { timeoutMs: 5000 });
+    assert.equal(response.status, 413);
+    assert.equal(JSON.parse(response.body).error.code, 'body_too_large');
+    assert.ok(response.elapsedMs < 1000, `answered after ${response.elapsedMs} ms`);
+  });
+
+  it('a chunked body that grows past the limit and never ends → 408 within REQUEST_TIMEOUT_SECONDS', async () => {
+    const head =
+      'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const chunk = `800\r\n${'a'.repeat(0x800)}\r\n`;
+    const response = await rawRequest(svc.port, [head, chunk, chunk], { timeoutMs: 8000 });
+    assert.equal(response.status, 408);
+    assert.ok(response.elapsedMs < 7000, `closed after ${response.elapsedMs} ms`);
+  });
+
+  it('a connection that never sends a byte is closed after HEADERS_TIMEOUT_SECONDS', async () => {
+    const response = await rawRequest(svc.port, [], { timeoutMs: 8000 });
+    assert.equal(response.status, 0, 'no request, no answer');
+    assert.ok(
+      response.elapsedMs >= 900 && response.elapsedMs < 4000,
+      `closed after ${response.elapsedMs} ms`,
+    );
+  });
+
+  const malformed: { name: string; request: string; status: number }[] = [
+    {
+      name: 'bad percent-encoding in a path',
+      request: 'GET /api/v1/%E0%A4%A HTTP/1.1\r\nHost: x\r\n\r\n',
+      status: 404,
+    },
+    {
+      name: 'an absolute URL with a bad host',
+      request: 'GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n',
+      status: 400,
+    },
+    {
+      name: 'a request target that is not a path',
+      request: 'GET * HTTP/1.1\r\nHost: x\r\n\r\n',
+      status: 404,
+    },
+    { name: 'an unknown method', request: 'BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n', status: 400 },
+    {
+      name: 'a method express does not route',
+      request: 'PROPFIND /healthz HTTP/1.1\r\nHost: x\r\n\r\n',
+      status: 405,
+    },
+    {
+      name: 'a compressed body',
+      request:
+        'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Encoding: gzip\r\nContent-Length: 3\r\n\r\nabc',
+      status: 415,
+    },
+    {
+      name: 'a body shorter than its Content-Length, then closed',
+      request:
+        'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 10\r\n\r\nabc',
+      status: 400,
+    },
+    {
+      name: 'both Content-Length and Transfer-Encoding',
+      request:
+        'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      status: 400,
+    },
+    {
+      name: 'a NUL in a header',
+      request: 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\u0000b\r\n\r\n',
+      status: 400,
+    },
+    { name: 'a long path', request: `GET /${'a'.repeat(8000)} HTTP/1.1\r\nHost: x\r\n\r\n`, status: 404 },
+  ];
+  for (const { name, request, status } of malformed) {
+    it(`${name} → ${status} JSON, no internals, no echo of the input`, async () => {
+      const response = await rawRequest(svc.port, [request], {
+        timeoutMs: 5000,
+        endAfterWrite: name.includes('then closed'),
+      });
+      if (name.includes('then closed') && response.status === 0) return; // nobody left to answer
+      assert.equal(response.status, status, response.body);
+      const body = JSON.parse(response.body) as { error: { code: string; message: string } };
+      assert.ok(body.error.code && body.error.message, response.body);
+      assert.ok(response.body.length < 600, `the answer is ${response.body.length} bytes`);
+      assert.equal(response.headers['x-mec-site'], 'edge');
+    });
+  }
 
   it('a malformed request line → 400 JSON and the connection closes', async () => {
     const response = await rawRequest(svc.port, ['THIS IS NOT HTTP\r\n\r\n'], { timeoutMs: 5000 });

@@ -174,7 +174,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const ACCESS_LOGS = ['all', 'errors', 'none'] as const;
 export type AccessLog = (typeof ACCESS_LOGS)[number];
 
-/** The variables every service reads (the service contract in the team's contracts). */
+/** The variables every service reads. */
 export const commonConfigSpec = {
   port: integerVar('PORT', 'TCP port to listen on (0 picks a free one)', 8080, 0, 65535),
   host: hostVar('HOST', 'address to listen on', '0.0.0.0'),
@@ -201,7 +201,7 @@ export const commonConfigSpec = {
   ),
   headersTimeoutSeconds: numberVar(
     'HEADERS_TIMEOUT_SECONDS',
-    'longest time a client may take to send the request headers; at most REQUEST_TIMEOUT_SECONDS',
+    'longest time a connection may take to send its request headers (408), or to send anything at all (closed); at most REQUEST_TIMEOUT_SECONDS',
     10,
     1,
     600,

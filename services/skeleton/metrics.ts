@@ -1,4 +1,5 @@
-// The service metrics of the team contract, on a registry per app so tests can run several apps in one process.
+// The services' metrics (the names dashboards and rules read), on a registry per app so tests can run several apps
+// in one process.
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
 
 export type Site = 'edge' | 'cloud';
@@ -64,88 +65,4 @@ export function createMetrics(site: Site): ServiceMetrics {
   }
   metrics.inspectPixels.inc({ site }, 0);
   return metrics;
-}
-
-/** One labelled series of a histogram, resolved once so the hot path does not re-validate and re-hash labels. */
-export interface HistogramSeries {
-  observe(value: number): void;
-}
-
-/** prom-client 15's record of one series (Histogram#hashMap values); checked before use, see histogramSeries. */
-interface SeriesRecord {
-  labels: object;
-  bucketValues: Record<string, number>;
-  sum: number;
-  count: number;
-}
-
-/**
- * A series of `histogram` whose observe() writes straight into prom-client's record of it: a bucket search and
- * three additions, where Histogram#observe validates the labels, builds a hash string and formats the bucket
- * bound as a property name (together ~5% of an echo's CPU, twice per request). Relies on prom-client's internal
- * layout, so it checks that layout first and falls back to the public observe() when it differs; the skeleton's
- * tests compare the exposition of both paths. `labels` must stay unchanged afterwards (prom-client keeps it).
- */
-export function histogramSeries<T extends string>(
-  histogram: Histogram<T>,
-  labels: Partial<Record<T, string | number>>,
-): HistogramSeries {
-  const fallback: HistogramSeries = { observe: (value) => histogram.observe(labels, value) };
-  const internal = histogram as unknown as {
-    hashMap?: Record<string, SeriesRecord>;
-    upperBounds?: readonly number[];
-    bucketExemplars?: unknown;
-  };
-  if (
-    typeof internal.hashMap !== 'object' ||
-    !Array.isArray(internal.upperBounds) ||
-    internal.bucketExemplars
-  )
-    return fallback;
-  const bounds = internal.upperBounds;
-  const keys = bounds.map(String);
-  let map: Record<string, SeriesRecord> | undefined;
-  let record: SeriesRecord | undefined;
-  const resolve = (): SeriesRecord | undefined => {
-    // An existing record of these labels is used as it is; otherwise zero() creates one through the public API.
-    const find = (same: (l: object) => boolean) =>
-      Object.values(internal.hashMap ?? {}).find((r) => r && typeof r === 'object' && same(r.labels));
-    let found = find((l) => sameLabels(l, labels));
-    if (!found) {
-      histogram.zero(labels);
-      found = find((l) => l === labels);
-    }
-    map = internal.hashMap;
-    const usable =
-      found &&
-      typeof found.sum === 'number' &&
-      typeof found.count === 'number' &&
-      keys.every((k) => typeof found.bucketValues?.[k] === 'number');
-    return usable ? found : undefined;
-  };
-  return {
-    observe(value) {
-      // reset() swaps the whole map: resolve again rather than write to a record nobody exports.
-      if (record === undefined || map !== internal.hashMap) record = resolve();
-      if (record === undefined || !Number.isFinite(value)) {
-        fallback.observe(value);
-        return;
-      }
-      record.sum += value;
-      record.count += 1;
-      for (let i = 0; i < bounds.length; i++) {
-        if (value <= (bounds[i] as number)) {
-          (record.bucketValues[keys[i] as string] as number) += 1;
-          return;
-        }
-      }
-    },
-  };
-}
-
-function sameLabels(a: object, b: object): boolean {
-  const x = a as Record<string, unknown>;
-  const y = b as Record<string, unknown>;
-  const keys = Object.keys(x);
-  return keys.length === Object.keys(y).length && keys.every((k) => String(x[k]) === String(y[k]));
 }
