@@ -130,6 +130,7 @@ async function main(): Promise<void> {
     metrics,
     () => reconciler.health(),
     () => reconciler.readiness(),
+    log,
   );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

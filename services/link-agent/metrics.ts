@@ -1,7 +1,9 @@
-// The agent's Prometheus metrics, named by the team's link emulation contract (the link proxy exports the same
-// configured gauges with backend="proxy"), and its small HTTP server: GET /metrics, GET /healthz.
-import { createServer, type Server } from 'node:http';
+// The agent's Prometheus metrics (the link proxy exports the same configured gauges with backend="proxy"), and
+// its small HTTP server: GET /metrics, /healthz, /readyz.
+import type { Server } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { createHttpApp, createHttpServer, type HttpRoute } from '../skeleton/http.ts';
+import { type Logger, silentLogger } from '../skeleton/logger.ts';
 import { metricsText } from '../skeleton/metrics-text.ts';
 import type { Topology } from '../topology/index.ts';
 import { createConfiguredLinkGauges } from '../topology/link-gauges.ts';
@@ -83,32 +85,39 @@ export function createAgentMetrics(options: { defaultMetrics?: boolean } = {}): 
 
 type Check = () => { ok: boolean; [key: string]: unknown };
 
-/** GET /metrics, /healthz (the loop is alive), /readyz (the device matches the plan); JSON errors otherwise. */
-export function createMetricsServer(metrics: AgentMetrics, health: Check, ready: Check = health): Server {
-  return createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const json = (status: number, body: unknown) => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+/** The bounds on a scrape connection: idle, headers, whole request. */
+const METRICS_LIMITS = { idleTimeoutSeconds: 10, headersTimeoutSeconds: 5, requestTimeoutSeconds: 10 };
+
+/** GET /metrics, /healthz (the loop is alive), /readyz (the device matches the plan), through the skeleton's HTTP
+ * layer: JSON errors, no request body accepted, bounded waits. */
+export function createMetricsServer(
+  metrics: AgentMetrics,
+  health: Check,
+  ready: Check = health,
+  log: Logger = silentLogger,
+): Server {
+  const check =
+    (probe: Check): HttpRoute['handler'] =>
+    (_req, res) => {
+      const h = probe();
+      res.status(h.ok ? 200 : 503).json(h);
     };
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      json(405, { error: { code: 'method_not_allowed', message: `${req.method} is not allowed; use GET` } });
-      return;
-    }
-    if (path === '/metrics') {
-      metricsText(metrics.registry).then(
-        (text) => {
-          res.writeHead(200, { 'content-type': metrics.registry.contentType });
-          res.end(text);
+  const app = createHttpApp({
+    log,
+    routes: [
+      {
+        method: 'GET',
+        path: '/metrics',
+        handler: async (_req, res) => {
+          res.type(metrics.registry.contentType).send(await metricsText(metrics.registry));
         },
-        (err: Error) => json(500, { error: { code: 'metrics_failed', message: err.message } }),
-      );
-    } else if (path === '/healthz' || path === '/readyz') {
-      const h = path === '/healthz' ? health() : ready();
-      json(h.ok ? 200 : 503, h);
-    } else
-      json(404, {
-        error: { code: 'not_found', message: `no route ${path}; try /metrics, /healthz or /readyz` },
-      });
+      },
+      { method: 'GET', path: '/healthz', handler: check(health) },
+      { method: 'GET', path: '/readyz', handler: check(ready) },
+    ],
+    maxBodyBytes: 0,
+    accessLog: 'errors',
+    routesHint: 'try /metrics, /healthz or /readyz',
   });
+  return createHttpServer(app, METRICS_LIMITS, { log });
 }

@@ -1,4 +1,7 @@
-// The proxy's admin API (node:http: a handful of routes do not need a framework).
+// The proxy's admin API, served through the skeleton's HTTP layer like every other process (JSON errors, bounded
+// waits and bodies). It shares the event loop with the traffic the proxy delays, so a control request's cost is
+// bounded before it is parsed: a small body limit, bounded waits, and a profile parsed off the event loop in a
+// worker with a time and memory bound (admin-profile.ts).
 //   GET  /healthz, /readyz, /metrics
 //   GET  /api/v1/profile                 the profile in force (document and resolved topology)
 //   PUT  /api/v1/profile                 body: a LinkProfile in YAML or JSON; or ?preset=NAME with no body.
@@ -8,7 +11,16 @@
 //   GET  /api/v1/faults                  faults in force
 //   PUT  /api/v1/faults/{link}           body {"type": "reset" | "timeout" | "refuse"}
 //   DELETE /api/v1/faults/{link}, DELETE /api/v1/faults
-import http from 'node:http';
+import type http from 'node:http';
+import type { Request, Response } from 'express';
+import {
+  clip,
+  createHttpApp,
+  createHttpServer,
+  HttpError,
+  type HttpRoute,
+  type Logger,
+} from '../skeleton/index.ts';
 import {
   formatDuration,
   formatLoss,
@@ -16,42 +28,40 @@ import {
   PRESET_NAMES,
   PRESETS,
   ProfileError,
-  parseProfileText,
   type Topology,
   topologyFrom,
 } from '../topology/index.ts';
+import { parseProfileOffLoop } from './admin-profile.ts';
 import { FAULT_HELP, FAULT_TYPES, type FaultType, type LinkProxy } from './proxy.ts';
+import type { Log } from './service.ts';
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/** A profile is a few KiB (the largest preset is under 2); this leaves room for many sites and comments. */
+export const MAX_PROFILE_BYTES = 64 * 1024;
+/** Fault bodies are one small JSON object. */
+const MAX_FAULT_BYTES = 1024;
+/** The bounds on a control connection: idle, headers, whole request (a profile upload included). */
+export const ADMIN_LIMITS = { idleTimeoutSeconds: 10, headersTimeoutSeconds: 5, requestTimeoutSeconds: 10 };
+/** A rejected profile's answer lists at most this many problems (the count says how many there were). */
+const MAX_PROBLEMS = 50;
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly extra: Record<string, unknown>;
-  constructor(status: number, code: string, message: string, extra: Record<string, unknown> = {}) {
-    super(message);
-    this.status = status;
-    this.code = code;
-    this.extra = extra;
-  }
-}
+/** What curl and scripts send a document as: YAML, JSON, text, curl -d's default, or nothing. */
+const PROFILE_TYPES = [
+  '',
+  'application/yaml',
+  'application/x-yaml',
+  'text/yaml',
+  'text/x-yaml',
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+];
+const FAULT_BODY_TYPES = ['', 'application/json', 'text/plain', 'application/x-www-form-urlencoded'];
 
-function send(res: http.ServerResponse, status: number, body: unknown, type = 'application/json') {
-  const text = type === 'application/json' ? `${JSON.stringify(body, null, 2)}\n` : String(body);
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
-async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES)
-      throw new HttpError(413, 'body_too_large', `the body is over ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+function send(res: Response, status: number, body: unknown) {
+  res
+    .status(status)
+    .type('application/json')
+    .send(`${JSON.stringify(body, null, 2)}\n`);
 }
 
 /** A topology as people read it: units back in the strings. */
@@ -74,103 +84,146 @@ export function describeTopology(t: Topology) {
   };
 }
 
+/** The proxy's log function as the skeleton's Logger (the proxy has no debug level). */
+function asLogger(log: Log, bound: Record<string, unknown> = {}): Logger {
+  const at = (level: 'info' | 'warn' | 'error') => (msg: string, fields?: Record<string, unknown>) =>
+    log(level, msg, { ...bound, ...fields });
+  return {
+    debug: () => {},
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (fields) => asLogger(log, { ...bound, ...fields }),
+  };
+}
+
 export function createAdminServer(
   proxy: LinkProxy,
   hooks: { ready: () => boolean; metrics: () => Promise<{ contentType: string; body: string }> },
 ): http.Server {
-  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://admin');
-    const method = req.method ?? 'GET';
-    const path = url.pathname.replace(/\/+$/, '') || '/';
-    const m = proxy.options.metrics;
+  const m = proxy.options.metrics;
+  const log = asLogger(proxy.options.log, { component: 'admin' });
 
-    if (path === '/healthz' && method === 'GET') return send(res, 200, { status: 'ok' });
-    if (path === '/readyz' && method === 'GET') {
-      return hooks.ready() ? send(res, 200, { status: 'ready' }) : send(res, 503, { status: 'starting' });
-    }
-    if (path === '/metrics' && method === 'GET') {
-      const { contentType, body } = await hooks.metrics();
-      return send(res, 200, body, contentType);
-    }
-    if (path === '/api/v1/profile') {
-      if (method === 'GET') {
-        return send(res, 200, {
-          document: proxy.profileDocument,
-          topology: describeTopology(proxy.topology),
-        });
-      }
-      if (method === 'PUT') {
-        const preset = url.searchParams.get('preset');
-        let topology: Topology;
-        let document: unknown;
-        try {
-          if (preset !== null) {
-            const doc = PRESETS[preset];
-            if (!doc) {
-              throw new ProfileError(`preset ${preset}`, [
-                { path: '', message: `is not a preset; presets: ${PRESET_NAMES.join(', ')}` },
-              ]);
-            }
-            topology = topologyFrom(doc, `preset ${preset}`);
-            document = doc;
-          } else {
-            const text = await readBody(req);
-            if (text.trim() === '')
-              throw new HttpError(400, 'empty_body', 'send a LinkProfile (YAML or JSON), or ?preset=NAME');
-            topology = parseProfileText(text, 'request body');
-            document = text;
-          }
-        } catch (err) {
-          if (err instanceof ProfileError) {
-            m.profileChanges.inc({ outcome: 'rejected' });
-            throw new HttpError(
-              400,
-              'invalid_profile',
-              `${err.message}\nthe profile in force (${proxy.topology.name}) is unchanged`,
-              { problems: err.problems },
-            );
-          }
-          throw err;
+  const rejected = (message: string, code: string, problems: Array<{ path: string; message: string }>) => {
+    m.profileChanges.inc({ outcome: 'rejected' });
+    return new HttpError(
+      400,
+      code,
+      `${clip(message, 4000)}\nthe profile in force (${proxy.topology.name}) is unchanged`,
+      {
+        details: {
+          problems: problems
+            .slice(0, MAX_PROBLEMS)
+            .map((p) => ({ path: clip(p.path), message: clip(p.message, 300) })),
+          problemCount: problems.length,
+        },
+      },
+    );
+  };
+
+  const putProfile = async (req: Request, res: Response) => {
+    const preset = req.query.preset;
+    let topology: Topology;
+    let document: unknown;
+    try {
+      if (preset !== undefined) {
+        const doc = typeof preset === 'string' ? PRESETS[preset] : undefined;
+        if (!doc) {
+          throw new ProfileError('?preset', [
+            { path: '', message: `is not a preset; presets: ${PRESET_NAMES.join(', ')}` },
+          ]);
         }
-        const applied = proxy.setTopology(topology, document);
-        if (!applied.ok) {
-          m.profileChanges.inc({ outcome: 'rejected' });
-          throw new HttpError(
-            400,
-            'profile_does_not_fit_routes',
-            `${applied.problems.map((p) => p.message).join('; ')}; the profile in force (${proxy.topology.name}) is unchanged`,
-            { problems: applied.problems },
-          );
-        }
-        m.profileChanges.inc({ outcome: 'applied' });
-        proxy.options.log('info', 'profile applied', { profile: topology.name });
-        return send(res, 200, { profile: topology.name, topology: describeTopology(topology) });
+        topology = topologyFrom(doc, `preset ${preset}`);
+        document = doc;
+      } else {
+        const text = (req.body as Buffer).toString('utf8');
+        if (text.trim() === '')
+          throw new HttpError(400, 'empty_body', 'send a LinkProfile (YAML or JSON), or ?preset=NAME');
+        topology = await parseProfileOffLoop(text, 'request body');
+        document = text;
       }
+    } catch (err) {
+      if (err instanceof ProfileError) throw rejected(err.message, 'invalid_profile', err.problems);
+      throw err;
     }
-    if (path === '/api/v1/links' && method === 'GET') {
-      return send(res, 200, { profile: proxy.topology.name, routes: proxy.describe() });
+    const applied = proxy.setTopology(topology, document);
+    if (!applied.ok) {
+      throw rejected(
+        applied.problems.map((p) => p.message).join('; '),
+        'profile_does_not_fit_routes',
+        applied.problems,
+      );
     }
-    if (path === '/api/v1/faults') {
-      if (method === 'GET') return send(res, 200, { faults: proxy.listFaults(), types: FAULT_HELP });
-      if (method === 'DELETE') {
+    m.profileChanges.inc({ outcome: 'applied' });
+    proxy.options.log('info', 'profile applied', { profile: topology.name });
+    send(res, 200, { profile: topology.name, topology: describeTopology(topology) });
+  };
+
+  const knownLink = (req: Request): string => {
+    const link = req.params.link as string;
+    if (proxy.hasLink(link)) return link;
+    throw new HttpError(
+      404,
+      'unknown_link',
+      `no link "${clip(link, 60)}" in profile ${proxy.topology.name}; links: ${[...new Set(proxy.topology.links.map((l) => l.link))].join(', ')}`,
+    );
+  };
+
+  const routes: HttpRoute[] = [
+    { method: 'GET', path: '/healthz', handler: (_req, res) => send(res, 200, { status: 'ok' }) },
+    {
+      method: 'GET',
+      path: '/readyz',
+      handler: (_req, res) =>
+        hooks.ready() ? send(res, 200, { status: 'ready' }) : send(res, 503, { status: 'starting' }),
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handler: async (_req, res) => {
+        const { contentType, body } = await hooks.metrics();
+        res.type(contentType).send(body);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/profile',
+      handler: (_req, res) =>
+        send(res, 200, { document: proxy.profileDocument, topology: describeTopology(proxy.topology) }),
+    },
+    {
+      method: 'PUT',
+      path: '/api/v1/profile',
+      body: { types: PROFILE_TYPES, limit: MAX_PROFILE_BYTES },
+      handler: putProfile,
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/links',
+      handler: (_req, res) => send(res, 200, { profile: proxy.topology.name, routes: proxy.describe() }),
+    },
+    {
+      method: 'GET',
+      path: '/api/v1/faults',
+      handler: (_req, res) => send(res, 200, { faults: proxy.listFaults(), types: FAULT_HELP }),
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/faults',
+      handler: async (_req, res) => {
         for (const f of proxy.listFaults()) await proxy.clearFault(f.link);
-        return send(res, 200, { faults: [] });
-      }
-    }
-    const fault = /^\/api\/v1\/faults\/([^/]+)$/.exec(path);
-    if (fault) {
-      const link = decodeURIComponent(fault[1] as string);
-      if (!proxy.hasLink(link)) {
-        throw new HttpError(
-          404,
-          'unknown_link',
-          `no link "${link}" in profile ${proxy.topology.name}; links: ${[...new Set(proxy.topology.links.map((l) => l.link))].join(', ')}`,
-        );
-      }
-      if (method === 'PUT') {
+        send(res, 200, { faults: [] });
+      },
+    },
+    {
+      method: 'PUT',
+      path: '/api/v1/faults/:link',
+      body: { types: FAULT_BODY_TYPES, limit: MAX_FAULT_BYTES },
+      handler: async (req, res) => {
+        const link = knownLink(req);
         let body: { type?: unknown };
         try {
-          body = JSON.parse(await readBody(req)) as { type?: unknown };
+          body = JSON.parse((req.body as Buffer).toString('utf8')) as { type?: unknown };
         } catch {
           throw new HttpError(400, 'bad_json', 'send JSON such as {"type": "reset"}');
         }
@@ -178,33 +231,30 @@ export function createAdminServer(
           throw new HttpError(
             400,
             'bad_fault',
-            `"type" must be one of ${FAULT_TYPES.join(', ')}, got ${JSON.stringify(body?.type)}`,
-            { types: FAULT_HELP },
+            `"type" must be one of ${FAULT_TYPES.join(', ')}, got ${clip(JSON.stringify(body?.type) ?? 'nothing', 60)}`,
+            { details: { types: FAULT_HELP } },
           );
         }
         await proxy.setFault(link, body.type as FaultType);
-        return send(res, 200, { faults: proxy.listFaults() });
-      }
-      if (method === 'DELETE') {
-        const cleared = await proxy.clearFault(link);
-        return send(res, 200, { cleared, faults: proxy.listFaults() });
-      }
-    }
-    throw new HttpError(
-      404,
-      'not_found',
-      `no route ${method} ${path}; see GET /api/v1/links, /api/v1/profile`,
-    );
-  };
+        send(res, 200, { faults: proxy.listFaults() });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/v1/faults/:link',
+      handler: async (req, res) => {
+        const cleared = await proxy.clearFault(knownLink(req));
+        send(res, 200, { cleared, faults: proxy.listFaults() });
+      },
+    },
+  ];
 
-  return http.createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) {
-        send(res, err.status, { error: { code: err.code, message: err.message, ...err.extra } });
-      } else {
-        proxy.options.log('error', 'admin request failed', { error: (err as Error).message });
-        send(res, 500, { error: { code: 'internal', message: (err as Error).message } });
-      }
-    });
+  const app = createHttpApp({
+    log,
+    routes,
+    maxBodyBytes: MAX_FAULT_BYTES,
+    accessLog: 'errors',
+    routesHint: 'see GET /api/v1/links, /api/v1/profile',
   });
+  return createHttpServer(app, ADMIN_LIMITS, { log });
 }

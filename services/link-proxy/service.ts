@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createLogger } from '../skeleton/logger.ts';
 import { metricsText } from '../skeleton/metrics-text.ts';
 import { loadProfile, PRESETS, ProfileError, parseProfileText } from '../topology/index.ts';
 import { createAdminServer } from './admin.ts';
@@ -16,16 +17,10 @@ import { setV8ThreadsNice } from './v8-threads.ts';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
-const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-/** One JSON object per line on stdout, like the other services, so `make dev` and kubectl read the same. */
-export function jsonLog(level: LogLevel, write = (line: string) => process.stdout.write(`${line}\n`)): Log {
-  return (lvl, msg, fields) => {
-    if (ORDER[lvl] < ORDER[level]) return;
-    write(
-      JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, service: 'link-proxy', ...fields }),
-    );
-  };
+/** The skeleton's JSON logger (one object per line on stdout, like every process) as the proxy's log function. */
+export function jsonLog(level: LogLevel, write?: (line: string) => void): Log {
+  const logger = createLogger(level, { service: 'link-proxy' }, write);
+  return (lvl, msg, fields) => logger[lvl](msg, fields);
 }
 
 export interface LinkProxyService {
