@@ -12,7 +12,7 @@ import { goldenReference } from './golden.ts';
 const cli = fileURLToPath(new URL('generate.ts', import.meta.url));
 
 describe('generate.ts (test image CLI)', () => {
-  it('writes a PNG with defects and a raw clean image, and prints the ground truth', () => {
+  it('writes a PNG with defects and a raw clean image, and prints the ground truth', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mec-test-generate-'));
     try {
       const png = join(dir, 'part.png');
@@ -27,7 +27,7 @@ describe('generate.ts (test image CLI)', () => {
       ) as { planted: unknown[]; contentType: string };
       assert.equal(out.planted.length, 4);
       assert.equal(out.contentType, 'image/png');
-      const image = decodePng(readFileSync(png), 1e6);
+      const image = await decodePng(readFileSync(png), 1e6);
       assert.equal(detectDefects(image, goldenReference(200, 150)).defectCount, 4);
 
       const raw = join(dir, 'clean.gray');

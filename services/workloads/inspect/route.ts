@@ -38,15 +38,15 @@ export function inspectRoute(maxPixels: number): RouteSpec {
     method: 'POST',
     path: '/api/v1/inspect',
     body: { types: [PNG_TYPE, RAW_TYPE] },
-    handler(req, res, ctx) {
+    async handler(req, res, ctx) {
       const options = detectOptionsFrom(req.query);
       const body = req.body as Buffer;
       if (!Buffer.isBuffer(body) || body.length === 0)
         throw badRequest('empty_body', 'the request body is empty');
-      const result = ctx.timeWorkloadSync('inspect', () => {
+      const result = await ctx.timeWorkload('inspect', async () => {
         let image: GrayImage;
         if (req.is(PNG_TYPE)) {
-          image = decodePng(body, maxPixels);
+          image = await decodePng(body, maxPixels);
         } else {
           const width = parseDimension('width', req.query.width ?? req.get('x-image-width'));
           const height = parseDimension('height', req.query.height ?? req.get('x-image-height'));
