@@ -85,6 +85,10 @@ link-agent-image: ## Build mec-testbed/link-agent:dev (Node base + Debian's tc/i
 bench-services: node_modules ## Edge echo throughput and p50/p99 vs a bare node:http server (ratio), and inspect megapixels/s
 	$(NODE) bench/services-throughput.ts
 
+.PHONY: bench-inspect
+bench-inspect: node_modules ## The inspect PNG decoder (libvips via sharp) vs pngjs: megapixels/s and peak memory per image (ARGS="--rounds 5 --repeat 5")
+	$(NODE) bench/inspect-decode.ts $(ARGS)
+
 TOXIPROXY_DIR ?= $(HOME)/.cache/mec-testbed/toxiproxy-$(TOXIPROXY_VERSION)
 # Toxiproxy is only measured beside the proxy: built from its Go module where Go is here, else left out (the
 # benchmarks say so).

@@ -215,7 +215,7 @@ export const commonConfigSpec = {
   ),
   inspectMaxPixels: integerVar(
     'INSPECT_MAX_PIXELS',
-    'largest image (width x height) the inspect workload decodes; one inspect holds ~9 bytes per pixel',
+    'largest image (width x height) the inspect workload decodes; it bounds the memory an inspect holds (services/workloads/README.md)',
     4096 * 2048,
     1,
     100_000_000,
