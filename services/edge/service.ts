@@ -2,11 +2,13 @@
 // from a bounded cache filled from the cloud origin on a miss.
 import { bytesVar, httpUrlVar, integerVar, type ServiceDefinition } from '../skeleton/index.ts';
 import { echoRoute } from '../workloads/echo/echo.ts';
-import { inspectRoute } from '../workloads/inspect/route.ts';
+import { inspectConfigSpec } from '../workloads/inspect/config.ts';
+import { inspectOptionsFrom, inspectRoute } from '../workloads/inspect/route.ts';
 import { EdgeCache } from '../workloads/media/edge-cache.ts';
 import { edgeMediaRoute } from '../workloads/media/route.ts';
 
 export const edgeConfigSpec = {
+  ...inspectConfigSpec,
   cloudUrl: httpUrlVar('CLOUD_URL', 'base URL of the cloud service (the media origin)', 'http://cloud:8080'),
   cloudTimeoutMs: integerVar(
     'CLOUD_TIMEOUT_MS',
@@ -34,7 +36,8 @@ export const edgeConfigSpec = {
 export const edgeService: ServiceDefinition<typeof edgeConfigSpec> = {
   site: 'edge',
   configSpec: edgeConfigSpec,
-  routes: (config, { metrics, log, site }) => {
+  routes: (config, deps) => {
+    const { metrics, log, site } = deps;
     const cache = new EdgeCache({
       cloudUrl: config.cloudUrl,
       timeoutMs: config.cloudTimeoutMs,
@@ -44,6 +47,6 @@ export const edgeService: ServiceDefinition<typeof edgeConfigSpec> = {
       log,
       site,
     });
-    return [echoRoute(), inspectRoute(config.inspectMaxPixels), edgeMediaRoute(cache)];
+    return [echoRoute(), inspectRoute(inspectOptionsFrom(config), deps), edgeMediaRoute(cache)];
   },
 };

@@ -5,7 +5,7 @@
 // again by libvips while it decodes (limitInputPixels), so no header the decoder ignores can bypass it. Raw
 // grey bodies must be exactly width * height bytes.
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { HttpError } from '../../skeleton/index.ts';
+import { HttpError } from '../../skeleton/http-error.ts';
 import type { GrayImage } from './detect.ts';
 
 export const PNG_TYPE = 'image/png';
@@ -74,7 +74,8 @@ export function readPngHeader(body: Uint8Array): PngHeader {
   return header;
 }
 
-function checkSize(width: number, height: number, maxPixels: number): void {
+/** A 413 unless width x height fits the pixel limit and each side 65535. */
+export function checkSize(width: number, height: number, maxPixels: number): void {
   if (width > MAX_DIMENSION || height > MAX_DIMENSION || width * height > maxPixels) {
     throw tooLarge(width, height, maxPixels);
   }

@@ -1,10 +1,13 @@
 // POST /api/v1/inspect: a PNG (image/png) or raw 8-bit grey bytes (application/octet-stream with width and
 // height in the query or x-image-width/x-image-height headers). Query: threshold (1-255), minArea (pixels).
+// The work runs on the site's worker pool (pool.ts): mec_workload_processing_seconds is the time a worker
+// spent on it, mec_inspect_queue_wait_seconds the time it waited for one.
 import type { Request } from 'express';
-import { badRequest, type RouteSpec } from '../../skeleton/index.ts';
-import { decodePng, decodeRaw, PNG_TYPE, parseDimension, RAW_TYPE } from './decode.ts';
-import { DEFAULT_DETECT_OPTIONS, type DetectOptions, detectDefects, type GrayImage } from './detect.ts';
-import { goldenReference } from './golden.ts';
+import { badRequest, HttpError, type RouteSpec, type ServiceDeps } from '../../skeleton/index.ts';
+import { checkSize, decodeRaw, PNG_TYPE, parseDimension, RAW_TYPE, readPngHeader } from './decode.ts';
+import { DEFAULT_DETECT_OPTIONS, type DetectOptions } from './detect.ts';
+import { InspectPool } from './pool.ts';
+import type { InspectJob } from './worker.ts';
 
 function optionalInt(
   query: Request['query'],
@@ -33,30 +36,67 @@ export function detectOptionsFrom(query: Request['query']): DetectOptions {
   };
 }
 
-export function inspectRoute(maxPixels: number): RouteSpec {
+export interface InspectRouteOptions {
+  maxPixels: number;
+  /** The site's CPU cores: the worker pool's size. */
+  cores: number;
+  /** Jobs that may wait for a busy pool before requests get 503. */
+  queueLimit: number;
+}
+
+/** The route's options from a service's config (inspectConfigSpec plus the skeleton's INSPECT_MAX_PIXELS). */
+export function inspectOptionsFrom(config: {
+  inspectMaxPixels: number;
+  siteCores: number;
+  inspectQueueLimit: number;
+}): InspectRouteOptions {
+  return {
+    maxPixels: config.inspectMaxPixels,
+    cores: config.siteCores,
+    queueLimit: config.inspectQueueLimit,
+  };
+}
+
+export function inspectRoute(options: InspectRouteOptions, deps: ServiceDeps): RouteSpec {
+  const pool = new InspectPool({
+    cores: options.cores,
+    queueLimit: options.queueLimit,
+    registry: deps.metrics.registry,
+    site: deps.site,
+  });
+  const { maxPixels } = options;
   return {
     method: 'POST',
     path: '/api/v1/inspect',
     body: { types: [PNG_TYPE, RAW_TYPE] },
     async handler(req, res, ctx) {
-      const options = detectOptionsFrom(req.query);
+      const detect = detectOptionsFrom(req.query);
       const body = req.body as Buffer;
       if (!Buffer.isBuffer(body) || body.length === 0)
         throw badRequest('empty_body', 'the request body is empty');
-      const result = await ctx.timeWorkload('inspect', async () => {
-        let image: GrayImage;
-        if (req.is(PNG_TYPE)) {
-          image = await decodePng(body, maxPixels);
-        } else {
-          const width = parseDimension('width', req.query.width ?? req.get('x-image-width'));
-          const height = parseDimension('height', req.query.height ?? req.get('x-image-height'));
-          image = decodeRaw(body, width, height, maxPixels);
-        }
-        const inspection = detectDefects(image, goldenReference(image.width, image.height), options);
-        ctx.metrics.inspectPixels.inc({ site: ctx.site }, image.width * image.height);
-        return inspection;
-      });
-      res.json({ ...result, threshold: options.threshold, minArea: options.minArea });
+      // What can be refused from the request alone is refused here, before it takes a place in the queue.
+      let job: InspectJob;
+      if (req.is(PNG_TYPE)) {
+        const header = readPngHeader(body);
+        checkSize(header.width, header.height, maxPixels);
+        job = { kind: 'png', body, maxPixels, options: detect };
+      } else {
+        const width = parseDimension('width', req.query.width ?? req.get('x-image-width'));
+        const height = parseDimension('height', req.query.height ?? req.get('x-image-height'));
+        decodeRaw(body, width, height, maxPixels);
+        job = { kind: 'raw', body, width, height, maxPixels, options: detect };
+      }
+      // A client that goes away while its job waits gives its place up (a running job finishes).
+      const gone = new AbortController();
+      const onClose = () => {
+        if (!res.writableFinished) gone.abort();
+      };
+      res.once('close', onClose);
+      const { outcome, runSeconds } = await pool.run(job, gone.signal);
+      ctx.metrics.workloadDuration.observe({ site: ctx.site, workload: 'inspect' }, runSeconds);
+      if (!outcome.ok) throw new HttpError(outcome.status, outcome.code, outcome.message);
+      ctx.metrics.inspectPixels.inc({ site: ctx.site }, outcome.pixels);
+      res.json({ ...outcome.inspection, threshold: detect.threshold, minArea: detect.minArea });
     },
   };
 }
