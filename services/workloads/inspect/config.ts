@@ -1,13 +1,11 @@
 // The inspect workload's variables, which the edge and cloud services add to their own: how much compute the
 // site has (the worker pool's size) and how much work may wait for it.
 import { type ConfigVar, integerVar } from '../../skeleton/config.ts';
-
-/** The range of SITE_CORES: a tenth of a core (a Node process barely starts below) up to 64. */
-export const SITE_CORES_RANGE = { min: 0.1, max: 64 } as const;
+import { CORES_RANGE } from '../../topology/model.ts';
 
 /** CPU cores as Kubernetes writes them: `0.5`, `2`, or millicores `500m` (what a downward-API limit gives). */
 function coresVar(name: string, description: string, defaultValue: number): ConfigVar<number> {
-  const { min, max } = SITE_CORES_RANGE;
+  const { min, max } = CORES_RANGE;
   const allowed = `a number of cores from ${min} to ${max} (0.5, 2) or millicores (500m)`;
   return {
     name,

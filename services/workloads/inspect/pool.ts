@@ -14,6 +14,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import 'sharp';
 import { HttpError } from '../../skeleton/http-error.ts';
 import { DURATION_BUCKETS_SECONDS } from '../../skeleton/metrics.ts';
+import { workersFor } from '../../topology/compute.ts';
 import type { InspectJob, InspectOutcome, InspectWorkerData } from './worker.ts';
 
 export interface PoolShape {
@@ -23,9 +24,9 @@ export interface PoolShape {
   duty: number;
 }
 
-/** Pure: the pool that gives `cores` of compute. */
+/** Pure: the pool that gives `cores` of compute (as many threads as the topology model says a site runs). */
 export function poolShape(cores: number): PoolShape {
-  const workers = Math.max(1, Math.round(cores));
+  const workers = workersFor(cores);
   return { workers, duty: Math.min(1, cores / workers) };
 }
 
@@ -173,7 +174,7 @@ export class InspectPool {
           503,
           'inspect_overloaded',
           `all ${this.shape.workers} inspect workers are busy and ${this.#queue.length} requests wait (INSPECT_QUEUE_LIMIT); retry in ${retry} s`,
-          { 'retry-after': String(retry) },
+          { headers: { 'retry-after': String(retry) } },
         );
       }
       await this.#wait(signal);
