@@ -86,8 +86,8 @@ describe('make dev wiring', () => {
       'DEV_CLOUD_PORT and DEV_EDGE_RAW_PORT are both 9081: each service needs a port of its own',
     ]);
   });
-  it('routes the UE ports through ue->edge and ue->cloud, and the edge CLOUD_URL through edge->cloud', () => {
-    const [cloud, edge, proxy] = devProcesses(DEFAULT_PORTS, '5g-mec', {});
+  it('routes the UE ports through ue->edge and ue->cloud, and the edge CLOUD_URL through edge->cloud', async () => {
+    const [cloud, edge, proxy] = devProcesses(DEFAULT_PORTS, '5g-mec', {}, await loadProfile('5g-mec'));
     assert.equal(cloud?.env.PORT, '9082');
     assert.equal(edge?.env.PORT, '9081');
     assert.equal(edge?.env.CLOUD_URL, 'http://127.0.0.1:9181');
@@ -97,6 +97,9 @@ describe('make dev wiring', () => {
       '127.0.0.1:9181=edge->cloud=127.0.0.1:9082',
     ]);
     assert.equal(proxy?.env.PROFILE, '5g-mec');
+    // Each service's worker pool gets its site's cores from the profile.
+    assert.equal(edge?.env.SITE_CORES, '0.5');
+    assert.equal(cloud?.env.SITE_CORES, '1');
   });
   it('stops the proxy last: the services drain while it still forwards', () => {
     assert.deepEqual(STOP_ORDER, ['edge', 'cloud', 'proxy']);
@@ -235,7 +238,9 @@ describe('make dev end to end', () => {
       child.kill('SIGTERM');
       signalled = true;
       await until('draining', () => /edge .*"msg":"signal received"/.test(out.text), child, out);
-      socket.end(body.subarray(100));
+      // write, not end: node drops a half-closed client's request when the handler answers asynchronously (the
+      // edge's inspect runs on its worker pool).
+      socket.write(body.subarray(100));
       assert.match(await response, /^HTTP\/1.1 200 /, 'the request in flight was answered');
     } finally {
       if (!signalled) child.kill('SIGTERM');

@@ -188,7 +188,7 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
   };
 
   // A file is named by its absolute path: the children run in the repository root.
-  for (const p of devProcesses(ports, PRESETS[profile] ? profile : resolve(profile), env)) {
+  for (const p of devProcesses(ports, PRESETS[profile] ? profile : resolve(profile), env, topology)) {
     const child = spawn(process.execPath, [p.script], {
       cwd: ROOT,
       env: { ...env, ...p.env },

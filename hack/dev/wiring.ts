@@ -5,7 +5,7 @@
 //   http://127.0.0.1:8081 ──ue->edge──────▶ [ue-edge] ──────────────────────────▶ edge  127.0.0.1:9081
 //   http://127.0.0.1:8082 ──ue->cloud─────▶ [ue-edge]─[edge-cloud] ─────────────▶ cloud 127.0.0.1:9082
 //   edge's CLOUD_URL 127.0.0.1:9181 ─edge->cloud─▶ [edge-cloud] ────────────────▶ cloud 127.0.0.1:9082
-import { formatDuration, requestBudget, type Topology } from '../../services/topology/index.ts';
+import { formatDuration, requestBudget, siteCompute, type Topology } from '../../services/topology/index.ts';
 
 export interface DevPorts {
   edge: number; // UE-facing, through ue->edge
@@ -83,12 +83,15 @@ export interface DevProcess {
 /** Seconds each service may take to finish its requests in flight once told to stop. */
 export const DRAIN_SECONDS = 5;
 
-/** The processes `make dev` runs, in start order, with their environment. Pure. */
+/** The processes `make dev` runs, in start order, with their environment; each service gets its site's cores
+ * from the profile (its worker pool's size). Pure. */
 export function devProcesses(
   ports: DevPorts,
   profile: string,
   env: Readonly<Record<string, string | undefined>>,
+  topology: Topology,
 ): DevProcess[] {
+  const cores = (site: 'edge' | 'cloud') => String(siteCompute(topology, site).cores);
   const common = {
     HOST: '127.0.0.1',
     LOG_LEVEL: env.LOG_LEVEL ?? 'info',
@@ -100,11 +103,20 @@ export function devProcesses(
     `127.0.0.1:${ports.edgeToCloud}=edge->cloud=127.0.0.1:${ports.cloudRaw}`,
   ];
   return [
-    { name: 'cloud', script: 'services/cloud/main.ts', env: { ...common, PORT: String(ports.cloudRaw) } },
+    {
+      name: 'cloud',
+      script: 'services/cloud/main.ts',
+      env: { ...common, PORT: String(ports.cloudRaw), SITE_CORES: cores('cloud') },
+    },
     {
       name: 'edge',
       script: 'services/edge/main.ts',
-      env: { ...common, PORT: String(ports.edgeRaw), CLOUD_URL: `http://127.0.0.1:${ports.edgeToCloud}` },
+      env: {
+        ...common,
+        PORT: String(ports.edgeRaw),
+        CLOUD_URL: `http://127.0.0.1:${ports.edgeToCloud}`,
+        SITE_CORES: cores('edge'),
+      },
     },
     {
       name: 'proxy',

@@ -102,6 +102,7 @@ describe('dashboards and rules against a real Prometheus (loopback testbed, defa
       },
       DEFAULT_PRESET,
       { LOG_LEVEL: 'warn' },
+      await loadProfile(DEFAULT_PRESET),
     ).map((p) => start(p.name, process.execPath, [p.script], { ...p.env, MEDIA_SEGMENT_BYTES: '65536' }));
     const byName = (name: string) => {
       const p = dev.find((d) => d.name === name);
