@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { PRESETS, topologyFrom } from '../services/topology/index.ts';
 import { siteComputePatches } from './site-compute.ts';
 
-test("each service's CPU limit is its site's cores", () => {
+test("each service's CPU limit and SITE_CORES are its site's cores", () => {
   const doc = {
     ...PRESETS['5g-mec'],
     name: 'small-edge',
@@ -17,4 +17,8 @@ test("each service's CPU limit is its site's cores", () => {
     ['edge', '1'],
     ['cloud', '2500m'],
   ]);
+  const cores = siteComputePatches(topologyFrom(doc, 'small-edge')).map(
+    (p) => p.spec.template.spec.containers[0]?.env,
+  );
+  assert.deepEqual(cores, [[{ name: 'SITE_CORES', value: '1' }], [{ name: 'SITE_CORES', value: '2.5' }]]);
 });

@@ -1,4 +1,5 @@
-// The CPU limit of each service from its site's cores (services/topology: siteCompute), as a kustomize patch:
+// The CPU limit of each service from its site's cores (services/topology: siteCompute), and the same cores as
+// SITE_CORES (the size of its inspect worker pool, which a CPU limit alone does not set), as a kustomize patch:
 // k8s/base/site-compute.yaml is this for the default profile (`make generate`), so the manifests hold no core
 // count of their own. The same objects serve as a server-side apply patch for a profile switched at run time.
 import { stringify } from 'yaml';
@@ -10,7 +11,7 @@ export const SITE_SERVICES: Readonly<Record<string, string>> = Object.freeze({
   cloud: 'cloud',
 });
 
-/** A partial Deployment per service setting its container's CPU limit. */
+/** A partial Deployment per service setting its container's CPU limit and SITE_CORES. */
 export function siteComputePatches(topology: Topology, namespace = 'mec-testbed') {
   return Object.entries(SITE_SERVICES).map(([site, name]) => ({
     apiVersion: 'apps/v1',
@@ -19,7 +20,13 @@ export function siteComputePatches(topology: Topology, namespace = 'mec-testbed'
     spec: {
       template: {
         spec: {
-          containers: [{ name, resources: { limits: { cpu: siteCompute(topology, site).cpuLimit } } }],
+          containers: [
+            {
+              name,
+              env: [{ name: 'SITE_CORES', value: String(siteCompute(topology, site).cores) }],
+              resources: { limits: { cpu: siteCompute(topology, site).cpuLimit } },
+            },
+          ],
         },
       },
     },
