@@ -99,17 +99,9 @@ toxiproxy:
 	  GOBIN="$(TOXIPROXY_DIR)" go install github.com/Shopify/toxiproxy/v2/cmd/server@$(TOXIPROXY_VERSION) || true; fi
 
 .PHONY: bench-fidelity
-bench-fidelity: node_modules toxiproxy ## Link proxy vs direct (and vs Toxiproxy, built from its Go module when Go is here): delay error at p50/p99; then make dev's prediction check (ARGS="--rt 10", "--pin 1", "--variant NAME=VALUE")
+bench-fidelity: node_modules toxiproxy ## Link proxy vs direct and vs Toxiproxy (built from its Go module when Go is here): delay error at p50/p99, median of 3 runs; then make dev's prediction check (ARGS="--compare DIR" for an A/B against another checkout)
 	TOXIPROXY_BIN="$(TOXIPROXY_DIR)/server" $(NODE) bench/link-fidelity.ts $(ARGS)
 	$(NODE) bench/dev-prediction.ts
-
-.PHONY: bench-legs
-bench-legs: node_modules toxiproxy ## Each direction through the proxy and Toxiproxy, kernel-timed (tcpdump, root): 1 ms at 200 req/s by default (ARGS="--delay 5 --rate 1000")
-	TOXIPROXY_BIN="$(TOXIPROXY_DIR)/server" $(NODE) bench/link-legs.ts $(ARGS)
-
-.PHONY: bench-scrape
-bench-scrape: node_modules ## What a /metrics scrape does to the proxy's timing: late releases with and without scrapes (ARGS="--rt 10 --compare DIR")
-	$(NODE) bench/scrape-stall.ts $(ARGS)
 
 ##@ Kubernetes control plane (CI)
 # A real etcd + kube-apiserver + kube-controller-manager (no kubelet) built from Go modules, for tests and people.

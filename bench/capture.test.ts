@@ -2,7 +2,7 @@
 // capture built byte by byte here (tcpdump itself only runs in the benchmark).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { legsThrough, parsePcap, roundTrips, type Segment } from './capture.ts';
+import { parsePcap, roundTrips, type Segment } from './capture.ts';
 
 /** One loopback (Ethernet-framed) IPv4 TCP packet with `payload` bytes, stamped `sec`.`ns`. */
 function record(
@@ -91,47 +91,5 @@ describe('kernel-timed round trips (bench/capture.ts)', () => {
       new Set([50001, 50002, 9999]),
     );
     assert.deepEqual(rtts, [10, 10.1]);
-  });
-});
-
-describe('legs through an emulator', () => {
-  const seg = (ms: number, srcPort: number, dstPort: number, firstByte = 98): Segment => ({
-    tsNs: ms * 1e6,
-    srcPort,
-    dstPort,
-    payloadLength: 64,
-    firstByte,
-  });
-  const ports = { client: 40000, emulator: 8081, upstream: 9000 };
-  const upstreamSide = 45000; // the emulator's own connection to the upstream
-  it('splits each round trip into there, upstream and back; skips warm-up and incomplete requests', () => {
-    const segments = [
-      // a warm-up request (marker 97): not measured
-      seg(0, 40000, 8081, 97),
-      seg(1, upstreamSide, 9000, 97),
-      seg(1.1, 9000, upstreamSide, 97),
-      seg(2.1, 8081, 40000, 97),
-      // measured: 1 ms there, 0.1 ms upstream, 1.2 ms back
-      seg(10, 40000, 8081),
-      seg(11, upstreamSide, 9000),
-      seg(11.1, 9000, upstreamSide),
-      seg(12.3, 8081, 40000),
-      // measured, but the capture lost its forward: left out
-      seg(20, 40000, 8081),
-      seg(21.1, 9000, upstreamSide),
-      seg(22.2, 8081, 40000),
-      // measured again
-      seg(30, 40000, 8081),
-      seg(31.5, upstreamSide, 9000),
-      seg(31.6, 9000, upstreamSide),
-      seg(32.6, 8081, 40000),
-    ];
-    const legs = legsThrough(segments, ports, 98).map((l) =>
-      Object.fromEntries(Object.entries(l).map(([k, v]) => [k, Math.round(v * 1000) / 1000])),
-    );
-    assert.deepEqual(legs, [
-      { there: 1, upstream: 0.1, back: 1.2, roundTrip: 2.3 },
-      { there: 1.5, upstream: 0.1, back: 1, roundTrip: 2.6 },
-    ]);
   });
 });

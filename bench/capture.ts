@@ -108,55 +108,6 @@ export function roundTrips(
   return out;
 }
 
-/** One request's way through an emulator, ms: client → emulator → upstream → emulator → client. */
-export interface Legs {
-  /** Emulator in to emulator out, towards the upstream (its delay plus its own lateness). */
-  there: number;
-  /** The upstream's answer time. */
-  upstream: number;
-  /** Emulator in to emulator out, back towards the client. */
-  back: number;
-  /** The whole round trip as the client's kernel sees it. */
-  roundTrip: number;
-}
-
-/**
- * Splits each round trip through an emulator into its legs, for a client that keeps one request outstanding
- * on one connection: its request (payload starting with `marker`) to the emulator's port, the emulator's
- * forward of it to `upstreamPort`, the upstream's answer, the emulator's forward of that to the client.
- * Requests with a leg missing from the capture are left out. Pure.
- */
-export function legsThrough(
-  segments: readonly Segment[],
-  ports: { client: number; emulator: number; upstream: number },
-  marker: number,
-): Legs[] {
-  const out: Legs[] = [];
-  let request: { a: number; b?: number; c?: number } | undefined;
-  for (const s of segments) {
-    if (s.srcPort === ports.client && s.dstPort === ports.emulator) {
-      request = s.firstByte === marker ? { a: s.tsNs } : undefined;
-      continue;
-    }
-    if (!request) continue;
-    if (s.dstPort === ports.upstream && request.b === undefined) {
-      request.b = s.tsNs;
-    } else if (s.srcPort === ports.upstream && request.b !== undefined && request.c === undefined) {
-      request.c = s.tsNs;
-    } else if (s.srcPort === ports.emulator && s.dstPort === ports.client && request.c !== undefined) {
-      const { a, b = a, c } = request; // b is set whenever c is
-      out.push({
-        there: (b - a) / 1e6,
-        upstream: (c - b) / 1e6,
-        back: (s.tsNs - c) / 1e6,
-        roundTrip: (s.tsNs - a) / 1e6,
-      });
-      request = undefined;
-    }
-  }
-  return out;
-}
-
 /** Whether tcpdump can capture on loopback here (the binary, and the privilege to open the device). */
 export function captureAvailable(): { ok: true } | { ok: false; why: string } {
   const r = spawnSync('tcpdump', ['-i', 'lo', '-c', '1', '-w', '/dev/null', 'tcp port 9'], { timeout: 3000 });

@@ -1,13 +1,10 @@
-// What the fidelity benchmarks share: starting the echo server, the link proxy and Toxiproxy on loopback,
-// configuring a delay on each, reading the proxy's own timing from /metrics and a process's CPU use and
-// run-queue wait from /proc, and the percentile they report. Loopback only.
+// What the fidelity benchmark starts and reads: the echo server, the link proxy (this checkout's, or another's
+// for an A/B) and Toxiproxy on loopback, a delay configured on each, a process's CPU use from /proc, and the
+// percentile it reports. Loopback only.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { v8ThreadsOf } from '../services/link-proxy/v8-threads.ts';
-import { emulatorCommand, type Placement } from './placement.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -17,34 +14,6 @@ export async function freePort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-/**
- * A bench's command line: whole-number flags, each with its default and range, and optional string flags.
- * Throws naming the first number out of range (or an unknown flag).
- */
-export function benchFlags<N extends string, S extends string = never>(
-  numbers: Record<N, { default: number; min: number; max: number }>,
-  strings: readonly S[] = [],
-): Record<N, number> & Partial<Record<S, string>> {
-  const specs = Object.entries(numbers) as Array<[N, { default: number; min: number; max: number }]>;
-  const { values } = parseArgs({
-    // Every option is a string, so every value read below is a string or undefined.
-    options: Object.fromEntries([
-      ...specs.map(([name, spec]) => [name, { type: 'string' as const, default: String(spec.default) }]),
-      ...strings.map((name) => [name, { type: 'string' as const }]),
-    ]),
-  }) as { values: Record<string, string | undefined> };
-  const out: Record<string, number | string | undefined> = {};
-  for (const [name, { min, max }] of specs) {
-    const raw = values[name];
-    const v = Number(raw);
-    if (!(Number.isInteger(v) && v >= min && v <= max))
-      throw new Error(`--${name} ${raw}: expected a whole number from ${min} to ${max}`);
-    out[name] = v;
-  }
-  for (const name of strings) out[name] = values[name];
-  return out as Record<N, number> & Partial<Record<S, string>>;
 }
 
 /** Spawns a child whose stderr is shown with its name; stdout is dropped. */
@@ -92,19 +61,19 @@ function startEcho(port: number): ChildProcess {
 export function startProxy(
   name: string,
   ports: { port: number; adminPort: number; upstreamPort: number },
-  options: { place?: Placement; env?: Record<string, string>; cwd?: string } = {},
+  cwd = ROOT,
 ): ChildProcess {
   return start(
     name,
-    ...emulatorCommand(options.place ?? {}, process.execPath, ['services/link-proxy/main.ts']),
+    process.execPath,
+    ['services/link-proxy/main.ts'],
     {
       HOST: '127.0.0.1',
       ADMIN_PORT: String(ports.adminPort),
       ROUTES: `127.0.0.1:${ports.port}=ue->edge=127.0.0.1:${ports.upstreamPort}`,
       LOG_LEVEL: 'warn',
-      ...options.env,
     },
-    options.cwd,
+    cwd,
   );
 }
 
@@ -136,14 +105,8 @@ export async function setProxyDelay(adminPort: number, delayMs: number, jitterMs
 }
 
 /** Starts Toxiproxy's server (`bin`) with its API on `adminPort`. */
-function startToxiproxy(bin: string, adminPort: number, place: Placement): ChildProcess {
-  return start(
-    'toxiproxy',
-    ...emulatorCommand(place, bin, ['-host', '127.0.0.1', '-port', String(adminPort)]),
-    {
-      LOG_LEVEL: 'error',
-    },
-  );
+function startToxiproxy(bin: string, adminPort: number): ChildProcess {
+  return start('toxiproxy', bin, ['-host', '127.0.0.1', '-port', String(adminPort)], { LOG_LEVEL: 'error' });
 }
 
 /** Creates Toxiproxy's proxy "bench" on `port` to the upstream, with a latency toxic each way (0 ms to start). */
@@ -179,50 +142,45 @@ export interface Emulator {
 }
 
 /**
- * Starts the echo server, the link proxy in front of it and, where TOXIPROXY_BIN names a binary, Toxiproxy
- * with a 0 ms route to it (null otherwise); both emulators under SCHED_FIFO `rt` when it is set. Every process
+ * Starts the echo server, the link proxy in front of it, another checkout's proxy where `compareDir` names one
+ * and, where TOXIPROXY_BIN names a binary, Toxiproxy with a 0 ms route to it (null otherwise). Every process
  * is added to `children` as it starts, so the caller can stop them whatever happens next. Resolves once all of
  * them listen.
  */
 export async function startEmulators(
   children: ChildProcess[],
-  place: Placement,
-): Promise<{ echoPort: number; proxy: Emulator; toxiproxy: (Emulator & { bin: string }) | null }> {
+  compareDir: string | undefined,
+): Promise<{
+  echoPort: number;
+  proxy: Emulator;
+  compare: Emulator | null;
+  toxiproxy: (Emulator & { bin: string }) | null;
+}> {
   const echoPort = await freePort();
   children.push(startEcho(echoPort));
   const proxy = { port: await freePort(), adminPort: await freePort() };
-  const proxyChild = startProxy('proxy', { ...proxy, upstreamPort: echoPort }, { place });
+  const proxyChild = startProxy('proxy', { ...proxy, upstreamPort: echoPort });
   children.push(proxyChild);
+  const other = compareDir ? { port: await freePort(), adminPort: await freePort() } : null;
+  const otherChild = other ? startProxy('compare', { ...other, upstreamPort: echoPort }, compareDir) : null;
+  if (otherChild) children.push(otherChild);
   const bin = process.env.TOXIPROXY_BIN ?? '';
   const toxi = bin !== '' && existsSync(bin) ? { port: await freePort(), adminPort: await freePort() } : null;
-  const toxiChild = toxi ? startToxiproxy(bin, toxi.adminPort, place) : null;
+  const toxiChild = toxi ? startToxiproxy(bin, toxi.adminPort) : null;
   if (toxiChild) children.push(toxiChild);
-  await Promise.all([waitPort(echoPort), waitPort(proxy.port), ...(toxi ? [waitPort(toxi.adminPort)] : [])]);
+  await Promise.all([
+    waitPort(echoPort),
+    waitPort(proxy.port),
+    ...(other ? [waitPort(other.port)] : []),
+    ...(toxi ? [waitPort(toxi.adminPort)] : []),
+  ]);
   if (toxi) await addToxiproxyRoute(toxi.adminPort, toxi.port, echoPort);
   return {
     echoPort,
     proxy: { child: proxyChild, ...proxy },
+    compare: other && otherChild ? { child: otherChild, ...other } : null,
     toxiproxy: toxi && toxiChild ? { child: toxiChild, bin, ...toxi } : null,
   };
-}
-
-/**
- * The proxy's own timing, from /metrics: its release-lateness histogram (cumulative counts per upper bound,
- * seconds) and its releases more than 1 ms late by cause (timer.ts lateCause).
- */
-export interface ProxyTiming {
-  buckets: Map<number, number>;
-  causes: Map<string, number>;
-}
-export async function proxyTiming(adminPort: number): Promise<ProxyTiming> {
-  const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-  const buckets = new Map<number, number>();
-  for (const m of text.matchAll(/^mec_link_proxy_release_lateness_seconds_bucket\{le="([^"]+)"\} (\S+)$/gm))
-    buckets.set(m[1] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2]));
-  const causes = new Map<string, number>();
-  for (const m of text.matchAll(/^mec_link_proxy_late_releases_total\{cause="([^"]+)"\} (\S+)$/gm))
-    causes.set(m[1] as string, Number(m[2]));
-  return { buckets, causes };
 }
 
 /** The q-quantile of ascending-sorted samples (nearest rank). */
@@ -241,33 +199,6 @@ export function cpuSeconds(pid: number | undefined): number {
   if (!pid) return Number.NaN;
   try {
     return cpuTicks(`/proc/${pid}/stat`) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * CPU seconds a Node process's V8 background threads (JIT compiler, GC helpers) have used, user + system,
- * from /proc/<pid>/task. NaN where /proc cannot tell.
- */
-export function v8CpuSeconds(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  try {
-    return v8ThreadsOf(pid).reduce((sum, tid) => sum + cpuTicks(`/proc/${pid}/task/${tid}/stat`), 0) / 100;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * Seconds a process's main thread has spent runnable but waiting for a CPU (the run queue), from
- * /proc/<pid>/task/<pid>/schedstat (needs the kernel's sched info, present on common kernels); NaN without it.
- * The late-release causes showed that most of the proxy's late releases happen while it waits there.
- */
-export function runQueueSeconds(pid: number | undefined): number {
-  if (!pid) return Number.NaN;
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
   } catch {
     return Number.NaN;
   }

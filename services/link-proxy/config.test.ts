@@ -49,7 +49,7 @@ describe('proxy config', () => {
     assert.equal(r.config.routes.length, 2);
     assert.equal(r.config.adminPort, 8474);
     assert.equal(r.config.lossMode, 'none');
-    assert.equal(r.config.timerMode, 'writer');
+    assert.equal(r.config.idleTimeoutSeconds, 60);
     assert.equal(r.config.seed, undefined);
   });
   it('flags win over the environment', () => {
@@ -73,9 +73,7 @@ describe('proxy config', () => {
         LOSS_MODE: 'drop',
         ADMIN_PORT: 'x',
         SEED: '-1',
-        TIMER_MODE: 'fast',
-        TIMER_NICE: '-21',
-        V8_THREADS_NICE: '20',
+        IDLE_TIMEOUT_SECONDS: '-1',
       },
       [],
     );
@@ -84,9 +82,7 @@ describe('proxy config', () => {
     assert.match(text, /LOSS_MODE="drop" is invalid: expected one of none, rto/);
     assert.match(text, /ADMIN_PORT="x" is invalid/);
     assert.match(text, /SEED="-1"/);
-    assert.match(text, /TIMER_MODE="fast"/);
-    assert.match(text, /TIMER_NICE="-21"/);
-    assert.match(text, /V8_THREADS_NICE="20" is invalid/);
+    assert.match(text, /IDLE_TIMEOUT_SECONDS="-1" is invalid/);
     assert.match(text, /two routes listen on 0\.0\.0\.0:8081/);
   });
   it('needs at least one route; an unknown flag is an error', () => {

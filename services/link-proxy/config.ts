@@ -17,13 +17,6 @@ import {
 import { DEFAULT_PRESET, SITE_NAME } from '../topology/index.ts';
 import type { RouteSpec } from './proxy.ts';
 import { LOSS_MODES, type LossMode } from './schedule.ts';
-import {
-  DEFAULT_EARLY_NS,
-  DEFAULT_MAX_ADVANCE_NS,
-  DEFAULT_WAKE_MAX_ADVANCE_NS,
-  TIMER_MODES,
-  type TimerMode,
-} from './timer.ts';
 
 export { LOG_LEVELS, type LogLevel };
 
@@ -34,12 +27,7 @@ export interface ProxyConfig {
   adminHost: string;
   adminPort: number;
   lossMode: LossMode;
-  timerMode: TimerMode;
-  timerEarlyNs: number;
-  /** Unset: the timer mode's default (see PreciseScheduler). */
-  timerMaxAdvanceNs?: number;
-  timerNice: number | undefined;
-  v8ThreadsNice: number;
+  idleTimeoutSeconds: number;
   seed: number | undefined;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
@@ -86,37 +74,12 @@ export const proxyConfigSpec = {
     'none' as LossMode,
     LOSS_MODES,
   ),
-  timerMode: enumVar(
-    'TIMER_MODE',
-    'writer (a thread of its own sleeps, spins the last stretch and writes delayed chunks to their sockets, so a release does not wait for the event loop), precise (the same timing, but the event loop writes: a helper thread wakes it), wake (sleep only: the helper thread wakes the event loop to release; no spin, about a quarter less CPU), coarse (setTimeout only), spin (never sleep while a deadline is pending: a core while traffic flows)',
-    'writer' as TimerMode,
-    TIMER_MODES,
-  ),
-  timerEarlyUs: integerVar(
-    'TIMER_EARLY_US',
-    'writer and precise modes: wake this long before a deadline and spin the rest; a start value, it adapts within 50-300 µs to how late wake-ups arrive',
-    DEFAULT_EARLY_NS / 1000,
+  idleTimeoutSeconds: integerVar(
+    'IDLE_TIMEOUT_SECONDS',
+    'a connection over which nothing crosses either way for this long is closed (FIN, then a reset if it stays open); longer than any keep-alive or answer time you expect (0: never)',
+    60,
     0,
-    5000,
-  ),
-  timerMaxAdvanceUs: optionalIntegerVar(
-    'TIMER_MAX_ADVANCE_US',
-    `release at most this early to cancel the timer's own median lateness (0: never early; unset: ${DEFAULT_MAX_ADVANCE_NS / 1000}, or ${DEFAULT_WAKE_MAX_ADVANCE_NS / 1000} in wake mode, whose median lateness includes the hop to the event loop)`,
-    0,
-    1000,
-  ),
-  timerNice: optionalIntegerVar(
-    'TIMER_NICE',
-    'nice value of the threads that time releases (event loop, timer thread); below 0 needs CAP_SYS_NICE (unset: inherited)',
-    -20,
-    19,
-  ),
-  v8ThreadsNice: integerVar(
-    'V8_THREADS_NICE',
-    "nice value of V8's background threads (JIT compiler, GC helpers), so a compile does not hold a CPU a release waits for; raising it needs no privilege (0: as Node starts them)",
-    19,
-    -20,
-    19,
+    86400,
   ),
   seed: optionalIntegerVar('SEED', 'replayable jitter draws (unset: random)', 0, 2 ** 32 - 1),
   logLevel: enumVar('LOG_LEVEL', 'lowest log level written', 'info' as LogLevel, LOG_LEVELS),
@@ -241,11 +204,7 @@ export function parseProxyConfig(
     adminHost: v.adminHost || v.host,
     adminPort: v.adminPort,
     lossMode: v.lossMode,
-    timerMode: v.timerMode,
-    timerEarlyNs: v.timerEarlyUs * 1000,
-    ...(v.timerMaxAdvanceUs === undefined ? {} : { timerMaxAdvanceNs: v.timerMaxAdvanceUs * 1000 }),
-    timerNice: v.timerNice,
-    v8ThreadsNice: v.v8ThreadsNice,
+    idleTimeoutSeconds: v.idleTimeoutSeconds,
     seed: v.seed,
     logLevel: v.logLevel,
     shutdownTimeoutSeconds: v.shutdownTimeoutSeconds,

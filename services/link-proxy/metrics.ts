@@ -1,6 +1,6 @@
-// The proxy's Prometheus metrics. The configured-link gauges are the same as the link agent's (contract in
-// the team notes, backend="proxy"), so dashboards compare "configured" with "measured" whichever backend
-// runs. A multi-hop route is exported as a path: link="ue-edge+edge-cloud", from="ue", to="cloud".
+// The proxy's Prometheus metrics. The configured-link gauges are the same as the link agent's
+// (services/topology/link-gauges.ts, backend="proxy"), so dashboards compare "configured" with "measured"
+// whichever backend runs. A multi-hop route is exported as a path: link="ue-edge+edge-cloud", from="ue", to="cloud".
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Impairment, Topology } from '../topology/index.ts';
 import { createConfiguredLinkGauges } from '../topology/link-gauges.ts';
@@ -42,24 +42,18 @@ export function createMetrics() {
   });
   const lateness = new Histogram({
     name: 'mec_link_proxy_release_lateness_seconds',
-    help: 'How late the proxy released chunks after their scheduled time (its own timing error; negative: early, by at most TIMER_MAX_ADVANCE_US, as it cancels its median lateness)',
+    help: 'How late the proxy released chunks after their scheduled time (its own timing error; negative: early, by at most 0.2 ms, as it cancels its median lateness)',
     buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01],
     registers: [registry],
   });
   const lateReleases = new Counter({
     name: 'mec_link_proxy_late_releases_total',
-    help: 'Chunks released more than 1 ms after their scheduled time, by where the time went: cause="timer_thread" (the host woke the timer thread late), "loop_wake" (the host woke the event loop late), "loop_busy" (the event loop lost its CPU or was busy; TIMER_MODE=writer: the release thread lost its CPU while spinning)',
+    help: 'Chunks released more than 1 ms after their scheduled time, by where the time went: cause="timer_thread" (the host woke the timer thread late), "loop_wake" (the host woke the event loop late), "loop_busy" (the event loop waited for a CPU or was busy)',
     labelNames: ['cause'] as const,
     registers: [registry],
   });
   // Every cause is exported from the start, so a rate() over it reads 0 rather than nothing.
   for (const cause of LATE_CAUSES) lateReleases.inc({ cause }, 0);
-  const threadReleases = new Counter({
-    name: 'mec_link_proxy_thread_releases_total',
-    help: 'TIMER_MODE=writer: chunks the release thread wrote to their socket itself (outcome="written"), or handed back to the event loop (outcome="handed_back": a full socket buffer, a black hole, a closing connection), or could not write (outcome="failed": the connection was broken)',
-    labelNames: ['outcome'] as const,
-    registers: [registry],
-  });
   const faults = new Gauge({
     name: 'mec_link_proxy_fault',
     help: 'Connection faults injected on a link (1 while active)',
@@ -81,26 +75,8 @@ export function createMetrics() {
     ]);
   }
 
-  /** The scheduler's self-tuning, read at scrape time (wired by service.ts). */
-  let timerState: () => { wakeLeadNs: number; advanceNs: number } = () => ({ wakeLeadNs: 0, advanceNs: 0 });
-  new Gauge({
-    name: 'mec_link_proxy_timer_lead_seconds',
-    help: 'How far before a deadline the timer wakes the event loop (kind="wake", adapts to the host) and runs the release (kind="advance", its median lateness, cancelled)',
-    labelNames: ['kind'] as const,
-    registers: [registry],
-    collect() {
-      const t = timerState();
-      this.set({ kind: 'wake' }, t.wakeLeadNs / 1e9);
-      this.set({ kind: 'advance' }, t.advanceNs / 1e9);
-    },
-  });
-  const readTimer = (fn: typeof timerState) => {
-    timerState = fn;
-  };
-
   return {
     registry,
-    readTimer,
     setConfigured,
     bytes,
     addedDelay,
@@ -108,7 +84,6 @@ export function createMetrics() {
     activeConnections,
     lateness,
     lateReleases,
-    threadReleases,
     faults,
     profileChanges,
   };

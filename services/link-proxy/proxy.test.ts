@@ -7,7 +7,6 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { metricValue } from '../skeleton/testing.ts';
 import { parseProxyConfig } from './config.ts';
 import { type LinkProxyService, startLinkProxy } from './service.ts';
 
@@ -17,9 +16,6 @@ after(() => rmSync(TMP, { recursive: true, force: true }));
 
 const MS = 1e6;
 const now = () => Number(process.hrtime.bigint());
-// The default TIMER_MODE, writer (a release thread writes delayed chunks); proxy-precise.test.ts runs this
-// file again with the event loop writing them.
-const MODE = process.env.LINK_PROXY_TEST_TIMER_MODE ?? 'writer';
 const SLACK_MS = 60; // generous upper slack for a loaded 2-core machine
 
 function profileYaml(name: string, ueEdge: string, edgeCloud = '{ latency: 5ms }'): string {
@@ -100,7 +96,7 @@ async function start(yaml: string, routes: string[], env: Record<string, string>
   const path = file ?? join(mkdtempSync(join(TMP, 'profile-')), 'profile.yaml');
   writeFileSync(path, yaml);
   const parsed = parseProxyConfig(
-    { HOST: '127.0.0.1', ADMIN_PORT: '0', PROFILE: path, ROUTES: routes.join(','), TIMER_MODE: MODE, ...env },
+    { HOST: '127.0.0.1', ADMIN_PORT: '0', PROFILE: path, ROUTES: routes.join(','), ...env },
     [],
   );
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.errors));
@@ -172,11 +168,6 @@ describe('link proxy through real sockets', () => {
     );
     assert.match(text, /mec_link_profile_info\{profile="fixed",backend="proxy"\} 1/);
     assert.match(text, /mec_link_predicted_round_trip_seconds\{target_site="edge",backend="proxy"\} 0\.02\n/);
-    // The timer's self-tuning is visible: a wake-up lead within its bounds, an advance within its bound.
-    const lead = (kind: string) =>
-      Number(new RegExp(`mec_link_proxy_timer_lead_seconds\\{kind="${kind}"\\} (\\S+)`).exec(text)?.[1]);
-    assert.ok(lead('wake') >= 50e-6 && lead('wake') <= 300e-6, `wake lead ${lead('wake')} s`);
-    assert.ok(lead('advance') >= 0 && lead('advance') <= 50e-6, `advance ${lead('advance')} s`);
     assert.match(text, /mec_link_proxy_bytes_total\{link="ue-edge",from="edge",to="ue"\} \d+/);
     // Late releases by cause: every cause is there from the start, so rate() reads 0 rather than nothing.
     for (const cause of ['timer_thread', 'loop_wake', 'loop_busy'])
@@ -402,12 +393,6 @@ describe('backpressure', () => {
       c.destroy();
       assert.equal(badAt, -1, `byte ${badAt} out of order`);
       assert.equal(received, total, 'every byte arrived');
-      if (MODE === 'writer') {
-        // The release thread met a full socket and handed the rest back to the event loop, in order.
-        const text = await (await fetch(`http://127.0.0.1:${svc.adminPort()}/metrics`)).text();
-        const back = metricValue(text, 'mec_link_proxy_thread_releases_total', { outcome: 'handed_back' });
-        assert.ok(back > 0, `chunks handed back: ${back}`);
-      }
     } finally {
       await svc.stop();
       await new Promise<void>((r) => slow.close(() => r()));
@@ -505,5 +490,74 @@ describe('faults', () => {
     } finally {
       await dead.stop();
     }
+  });
+});
+
+describe('idle connections', () => {
+  it('one that never sends a byte gets a FIN after IDLE_TIMEOUT_SECONDS, and is let go of one timeout later; one in use stays', {
+    timeout: 15_000,
+  }, async () => {
+    const echo = await echoServer();
+    const svc = await start(profileYaml('idle', '{ latency: 1ms }'), [`0=ue->edge=127.0.0.1:${echo.port}`], {
+      IDLE_TIMEOUT_SECONDS: '1',
+    });
+    try {
+      const port = svc.routePorts()[0] as number;
+      const t0 = now();
+      // Silent, and it keeps its own side open after the proxy's FIN (allowHalfOpen), as a careless peer would.
+      const silent = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      silent.on('error', () => {});
+      const ended = new Promise<number>((r) => silent.once('end', () => r((now() - t0) / MS)));
+      const busy = await connect(port);
+      let busyClosed = false;
+      busy.on('close', () => {
+        busyClosed = true;
+      });
+      const active = () => svc.proxy.describe()[0]?.connections.active;
+      let letGoMs = Number.NaN;
+      for (let i = 0; i < 10; i++) {
+        await roundTrip(busy);
+        await new Promise((r) => setTimeout(r, 300));
+        if (Number.isNaN(letGoMs) && active() === 1) letGoMs = (now() - t0) / MS;
+      }
+      const endMs = await ended;
+      assert.ok(endMs >= 1000 && endMs < 1000 + 1000, `the silent connection got its FIN after ${endMs} ms`);
+      assert.ok(letGoMs >= 2000 && letGoMs < 2000 + 1500, `and the proxy let go of it after ${letGoMs} ms`);
+      assert.equal(busyClosed, false, 'the connection in use was closed');
+      busy.destroy();
+      silent.destroy();
+    } finally {
+      await svc.stop();
+      await echo.close();
+    }
+  });
+});
+
+describe('stopping', () => {
+  it('a request in flight gets its answer; new connections are refused meanwhile', {
+    timeout: 15_000,
+  }, async () => {
+    // A server that answers 300 ms after it reads: the request has left the proxy when the stop begins.
+    const slow = net.createServer((s) => {
+      s.on('error', () => {});
+      s.on('data', (d) => setTimeout(() => s.write(d), 300));
+    });
+    const port = await listen(slow);
+    const svc = await start(profileYaml('drain', '{ latency: 2ms }'), [`0=ue->edge=127.0.0.1:${port}`]);
+    const route = svc.routePorts()[0] as number;
+    const c = await connect(route);
+    const answer = new Promise<string>((r) => c.once('data', (d) => r(d.toString())));
+    c.write('in flight');
+    await new Promise((r) => setTimeout(r, 50));
+    const stopped = svc.stop(5);
+    await new Promise((r) => setTimeout(r, 20));
+    await assert.rejects(connect(route), /ECONNREFUSED/);
+    assert.equal(await answer, 'in flight');
+    // Answered, the client closes; the proxy then has nothing left to wait for and stops well before 5 s.
+    const t0 = now();
+    c.end();
+    await stopped;
+    assert.ok((now() - t0) / MS < 1000, `stopped ${(now() - t0) / MS} ms after the last connection closed`);
+    await new Promise<void>((r) => slow.close(() => r()));
   });
 });

@@ -11,8 +11,6 @@ import {
 } from '../topology/index.ts';
 import type { Rng } from './jitter.ts';
 import type { LinkLabels, ProxyMetrics } from './metrics.ts';
-import { MAX_HANDOVER_BYTES } from './release-layout.ts';
-import type { Release, ReleaseThread } from './release-thread.ts';
 import {
   type BucketState,
   bucketFor,
@@ -25,7 +23,7 @@ import {
   type LossMode,
   sentAt,
 } from './schedule.ts';
-import { nowNs, type PreciseScheduler, type TimerHandle } from './timer.ts';
+import { nowNs, type Scheduler, type TimerHandle } from './timer.ts';
 
 /** A listener: connections to `listenHost:listenPort` cross the path from→to, then reach the upstream. */
 export interface RouteSpec {
@@ -75,12 +73,12 @@ interface RoutePlan {
 }
 
 export interface ProxyOptions {
-  scheduler: PreciseScheduler;
-  /** TIMER_MODE=writer: delayed chunks are written by this thread (see release-thread.ts). */
-  releaser?: ReleaseThread;
+  scheduler: Scheduler;
   metrics: ProxyMetrics;
   rng: Rng;
   lossMode: LossMode;
+  /** A connection over which nothing crosses for this long is closed (0: never). */
+  idleTimeoutMs: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -133,17 +131,6 @@ interface Queued {
   data: Buffer | null; // null: the sender's FIN
   releaseNs: number;
   arrivalNs: number;
-  /**
-   * Handed to the release thread. Only chunks it handed back (now the event loop's) can stand before such a
-   * chunk in the queue: nothing is handed over behind a chunk the event loop holds.
-   */
-  handed?: boolean;
-}
-
-/** The socket's file descriptor (Node keeps it on the private handle; undefined where that changes). */
-function socketFd(socket: net.Socket): number | undefined {
-  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
 /** One direction of one connection: reads `src`, delays, writes `dst` in order. */
@@ -162,11 +149,6 @@ class Pipe {
   private delaySeries: { observe(v: number): void } | undefined;
   dst: net.Socket | null = null;
   bytes = 0;
-  /** The release thread's slot for this pipe, and how many of its chunks that thread holds. */
-  private slot: number | undefined;
-  private handed = 0;
-  /** The destination socket is closing: nothing more goes to the release thread. */
-  private detached = false;
 
   private readonly conn: Connection;
   readonly forward: boolean;
@@ -223,91 +205,7 @@ class Pipe {
     const q: Queued = { data, releaseNs: d.releaseNs, arrivalNs };
     this.queue.push(q);
     this.account(data?.length ?? 0);
-    if (!this.handOver(q)) this.arm();
-  }
-
-  /**
-   * Gives a chunk just queued to the release thread, where there is one and order allows: everything before
-   * it is there too, nothing waits in the socket's own buffer, and the chunk is not due yet (then this turn
-   * writes it, sooner than any thread).
-   */
-  private handOver(q: Queued): boolean {
-    const r = this.conn.proxy.options.releaser;
-    const dst = this.dst;
-    if (!r || !dst || this.detached || q.data === null || q.data.length > MAX_HANDOVER_BYTES) return false;
-    if (this.queue.length !== this.handed + 1 || this.conn.route.stalled || dst.writableLength > 0)
-      return false;
-    if (q.releaseNs <= nowNs()) return false;
-    const fd = socketFd(dst);
-    if (fd === undefined) return false;
-    if (this.slot === undefined) this.slot = r.openPipe();
-    if (this.slot === undefined) return false;
-    if (r.held(this.slot)) {
-      // After a short write or a stall: what the thread still holds comes back to be written here first.
-      if (this.handed > 0) return false;
-      r.reopen(this.slot);
-    }
-    if (!r.submit(this.slot, fd, q.releaseNs, q.data, this.released)) return false;
-    q.handed = true;
-    this.handed++;
-    return true;
-  }
-
-  /**
-   * The release thread reports on the oldest chunk it holds (it reports a pipe's chunks in order). Chunks it
-   * handed back before are at the head of the queue now, so that one is the first still marked handed.
-   */
-  private readonly released = (r: Release): void => {
-    this.handed--;
-    const at = this.queue.findIndex((e) => e.handed);
-    const q = this.queue[at];
-    if (q?.data) {
-      const { bytes, delay } = this.series();
-      if (r.written < 0 || r.written === q.data.length) {
-        this.queue.splice(at, 1);
-        this.account(-q.data.length);
-        if (r.written > 0) {
-          this.bytes += r.written;
-          bytes.inc(r.written);
-        }
-        delay.observe((r.releaseNs - q.arrivalNs) / 1e9);
-      } else {
-        // Written in part or not at all (a full socket buffer, a stall, a closing socket): the rest is the
-        // event loop's, before anything queued after it.
-        if (r.written > 0) {
-          this.bytes += r.written;
-          bytes.inc(r.written);
-          this.account(-r.written);
-        }
-        q.data = q.data.subarray(r.written);
-        q.handed = false;
-      }
-    }
-    if (this.handed === 0 && this.detached && this.slot !== undefined) {
-      this.conn.proxy.options.releaser?.closePipe(this.slot);
-      this.slot = undefined;
-    }
-    if (!this.detached) this.flush();
-  };
-
-  /**
-   * The destination socket is about to close: the release thread must not write to its descriptor again
-   * (the number may soon name another socket). Called from the socket's _destroy, before the close.
-   */
-  detach(): void {
-    this.detached = true;
-    const r = this.conn.proxy.options.releaser;
-    if (!r || this.slot === undefined) return;
-    r.hold(this.slot);
-    if (this.handed === 0) {
-      r.closePipe(this.slot);
-      this.slot = undefined;
-    }
-  }
-
-  /** A black hole starts: the release thread gives back what it holds, to be held here. */
-  hold(): void {
-    if (this.slot !== undefined) this.conn.proxy.options.releaser?.hold(this.slot);
+    this.arm();
   }
 
   private account(delta: number): void {
@@ -339,8 +237,7 @@ class Pipe {
 
   private arm(): void {
     const head = this.queue[0];
-    // Behind chunks the release thread holds, the next is written when it reports them (released).
-    if (this.timer || !head || head.handed) return;
+    if (this.timer || !head) return;
     // Due already (no delay configured, or a chunk queued behind one just released): write it in this
     // turn of the event loop rather than the next, a hop the link does not have.
     if (head.releaseNs <= nowNs()) {
@@ -357,7 +254,7 @@ class Pipe {
     const { bytes: bytesSeries, delay: delaySeries } = this.series();
     // What the scheduler counts as due (it runs callbacks a bounded lead early to cancel its own lateness).
     const dueBy = now + this.conn.proxy.options.scheduler.leadNs;
-    while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= dueBy && !this.queue[0]?.handed) {
+    while (this.queue.length > 0 && (this.queue[0] as Queued).releaseNs <= dueBy) {
       const q = this.queue.shift() as Queued;
       if (q.data === null) this.dst.end();
       else {
@@ -412,18 +309,6 @@ function abort(socket: net.Socket): void {
   else socket.resetAndDestroy();
 }
 
-/**
- * Runs `pipe.detach()` when the socket is destroyed, before Node closes its descriptor: however it ends (our
- * reset, the peer's, an error), the release thread is stopped from writing to it first.
- */
-function detachBeforeClose(socket: net.Socket, pipe: Pipe): void {
-  const destroy = socket._destroy;
-  socket._destroy = function (this: net.Socket, err, callback) {
-    pipe.detach();
-    destroy.call(this, err, callback);
-  };
-}
-
 class Connection {
   upstream: net.Socket | null = null;
   readonly fwd: Pipe;
@@ -437,6 +322,8 @@ class Connection {
   private upstreamConnected = false;
   waitingDial = false;
   closed = false;
+  /** The idle timeout ended it with a FIN; the next one closes it. */
+  private idleEnded = false;
 
   constructor(proxy: LinkProxy, route: Route, client: net.Socket) {
     this.proxy = proxy;
@@ -446,7 +333,6 @@ class Connection {
     this.fwd = new Pipe(this, true, () => this.client);
     this.rev = new Pipe(this, false, () => this.upstream);
     this.rev.dst = client;
-    detachBeforeClose(client, this.rev);
   }
 
   start(acceptNs: number): void {
@@ -457,6 +343,11 @@ class Connection {
     c.on('end', () => this.fwd.push(null, nowNs()));
     c.on('error', () => {}); // reported by 'close' with hadError
     c.on('close', (hadError: boolean) => (hadError ? this.reset() : this.maybeFinish()));
+    if (o.idleTimeoutMs > 0) {
+      // Activity on the client's socket is traffic either way (what comes back is written to it).
+      c.setTimeout(o.idleTimeoutMs);
+      c.on('timeout', () => this.onIdle());
+    }
     const forward = controlDelayNs(this.route.plan.forward.hops, o.rng, o.lossMode, true);
     const { dialAtNs } = handshake(acceptNs, forward);
     this.dialTimer = o.scheduler.at(dialAtNs, () => this.dial());
@@ -487,7 +378,6 @@ class Connection {
       this.upstreamConnected = true;
       const reverse = controlDelayNs(this.route.plan.reverse.hops, o.rng, o.lossMode);
       this.fwd.dst = up;
-      detachBeforeClose(up, this.fwd);
       this.fwd.establish(establishedAt(dialStartNs, reverse));
       this.fwd.flush();
     });
@@ -505,6 +395,26 @@ class Connection {
       if (hadError) this.reset();
       else this.maybeFinish();
     });
+  }
+
+  /**
+   * Nothing crossed for IDLE_TIMEOUT_SECONDS: end it with a FIN both ways, and let go of it (close both
+   * sockets) one timeout later if a peer ignored the FIN. Bytes held here, or a black hole, are not idleness.
+   */
+  private onIdle(): void {
+    const ms = this.proxy.options.idleTimeoutMs;
+    if (this.closed) return;
+    if (this.route.stalled || !this.idle) {
+      this.client.setTimeout(ms);
+      return;
+    }
+    if (this.idleEnded) {
+      this.reset();
+      return;
+    }
+    this.idleEnded = true;
+    this.end();
+    this.client.setTimeout(ms);
   }
 
   private maybeFinish(): void {
@@ -733,11 +643,6 @@ export class LinkProxy {
       const types = this.faultsOn(r);
       const wasStalled = r.stalled;
       r.stalled = types.includes('timeout');
-      if (r.stalled && !wasStalled)
-        for (const c of r.connections) {
-          c.fwd.hold();
-          c.rev.hold();
-        }
       if (types.includes('reset')) for (const c of [...r.connections]) c.reset();
       if (wasStalled && !r.stalled) for (const c of r.connections) c.resume();
       if (types.includes('refuse') && r.listening) await r.stopListening();
@@ -770,14 +675,16 @@ export class LinkProxy {
   }
 
   /**
-   * Stops accepting, lets bytes already read reach the other side (up to `graceMs`), ends every connection
-   * with a FIN, and resets whatever is still open shortly after.
+   * Stops accepting and lets open connections end by themselves for up to `graceMs` (a request in flight
+   * gets its answer; a server that drains closes its keep-alive connections), then ends what is left with a
+   * FIN both ways, and resets whatever is still open shortly after. A TCP proxy cannot tell an idle
+   * keep-alive connection from one awaiting its answer, so it waits for the endpoints, as they decide.
    */
   async close(graceMs = 0): Promise<void> {
     for (const r of this.routes) if (r.listening) await r.stopListening();
     const all = () => this.routes.flatMap((r) => [...r.connections]);
     const deadline = Date.now() + graceMs;
-    while (all().some((c) => !c.idle) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (all().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const c of all()) c.end();
     const endDeadline = Date.now() + Math.min(500, graceMs);
     while (all().length > 0 && Date.now() < endDeadline) await new Promise((r) => setTimeout(r, 20));

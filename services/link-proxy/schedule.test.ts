@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Impairment } from '../topology/index.ts';
+import { type Impairment, JITTER_DISTRIBUTIONS, ProfileError, parseProfileText } from '../topology/index.ts';
 import { seededRng } from './jitter.ts';
 import {
   bucketFor,
@@ -12,9 +12,13 @@ import {
   fullBucket,
   type Hop,
   handshake,
+  MAX_HOLD_NS,
+  MAX_RATE_BITS_PER_SECOND,
+  MIN_RATE_BITS_PER_SECOND,
   RTO_MIN_SECONDS,
   reserve,
   sentAt,
+  within,
 } from './schedule.ts';
 
 const MS = 1e6;
@@ -198,5 +202,129 @@ describe('handshake', () => {
       controlDelayNs(hop, () => 0, 'none', true),
       5 * MS,
     );
+  });
+});
+
+describe('extremes: nothing a profile can say makes a release time infinite, NaN or beyond the clock', () => {
+  const zeros = (n: number) => '0'.repeat(n);
+  // Each field at the edges of what it may be written as: tiny, huge, absurdly precise, denormal, overflowing.
+  const durations = [
+    '0ms',
+    '0.000001us',
+    `0.${zeros(400)}1s`,
+    `0.${zeros(319)}1ms`,
+    '9.999999999999999999999999s',
+    '10s',
+    `1${zeros(400)}us`,
+  ];
+  const rates = [
+    `0.${zeros(319)}1bit`, // a denormal: 64 KiB at this rate takes longer than a double can count
+    `0.${zeros(20)}1bit`,
+    '1bit',
+    '1.000000000000000000000000001kbit',
+    '10Gbit',
+    `1${zeros(300)}Gbit`,
+    `1${zeros(400)}Gbit`, // Infinity
+  ];
+  const losses = ['0%', '0.9999999999999999', '99.99999999999999%', `0.${zeros(400)}1%`];
+  const link = (f: {
+    latency?: string;
+    jitter?: string;
+    rate?: string;
+    loss?: string;
+    distribution?: string;
+  }) =>
+    `{ ${Object.entries(f)
+      .map(([k, v]) => `${k}: "${v}"`)
+      .join(', ')} }`;
+  const cases: string[] = [];
+  for (const latency of durations) {
+    for (const jitter of ['0ms', latency]) {
+      for (const distribution of JITTER_DISTRIBUTIONS) cases.push(link({ latency, jitter, distribution }));
+    }
+  }
+  for (const rate of rates) for (const latency of ['0ms', '10s']) cases.push(link({ latency, rate }));
+  for (const loss of losses) cases.push(link({ latency: '1ms', loss, rate: '1bit' }));
+  const accepted: Impairment[] = [];
+  for (const c of cases) {
+    const text = `apiVersion: mec-testbed.dev/v1alpha1\nkind: LinkProfile\nname: extreme\nlinks:\n  ue-edge: ${c}\n  edge-cloud: ${c}\n`;
+    try {
+      for (const l of parseProfileText(text, 'extreme').links) accepted.push(l.impairment);
+    } catch (err) {
+      if (!(err instanceof ProfileError)) throw err;
+    }
+  }
+  // Behind the validator too: what a future validator might let through must not break the scheduler.
+  const raw: Impairment[] = [Number.NaN, Number.POSITIVE_INFINITY, Number.MAX_VALUE, 5e-324, -1].flatMap(
+    (x) => [
+      imp({ latencySeconds: x }),
+      imp({ latencySeconds: 1, jitterSeconds: x }),
+      imp({ rateBitsPerSecond: x }),
+      imp({ loss: x }),
+    ],
+  );
+  const DAY_NS = 86_400e9;
+
+  it('the validator accepts some of these extremes, so the clamps below are what holds them', () => {
+    assert.ok(accepted.length > 20, `accepted ${accepted.length} of ${cases.length * 2} directed links`);
+  });
+
+  for (const [name, impairments] of [
+    ['accepted by the validator', accepted],
+    ['not numbers, infinite, denormal or negative', raw],
+  ] as const) {
+    it(`${name}: every release is finite, in order, and at most MAX_HOLD_NS after the chunk was sent`, () => {
+      const rng = seededRng(11);
+      for (const impairment of impairments) {
+        for (const lossMode of ['none', 'rto'] as const) {
+          const hops: Hop[] = [impairment, impairment].map((i) => ({
+            impairment: i,
+            bucket: bucketFor(i.rateBitsPerSecond),
+          }));
+          for (const start of [0, 100 * DAY_NS]) {
+            let buckets = hops.map((h) => (h.bucket ? fullBucket(h.bucket, start) : null));
+            let previous = 0;
+            let sent = start;
+            for (let i = 0; i < 40; i++) {
+              // Equal send times (chunks held through the handshake) and a few big ones among small.
+              if (i % 3 === 0) sent += 1000;
+              const bytes = [0, 1, 1448, 65536, 4 * 1024 * 1024][i % 5] as number;
+              const d = decideChunk({
+                hops,
+                buckets,
+                bytes,
+                sentNs: sent,
+                previousReleaseNs: previous,
+                rng,
+                lossMode,
+              });
+              const at = JSON.stringify({ impairment, lossMode, start, i });
+              assert.ok(Number.isFinite(d.releaseNs), `release ${d.releaseNs} at ${at}`);
+              assert.ok(d.releaseNs >= sent && d.releaseNs >= previous, `released early at ${at}`);
+              assert.ok(d.releaseNs <= sent + MAX_HOLD_NS, `held ${(d.releaseNs - sent) / 1e9} s at ${at}`);
+              assert.ok(BigInt(Math.ceil(d.releaseNs)) < 2n ** 63n);
+              for (const b of d.buckets)
+                assert.ok(b === null || (Number.isFinite(b.tokens) && Number.isFinite(b.atNs)), at);
+              buckets = d.buckets;
+              previous = d.releaseNs;
+            }
+            const control = controlDelayNs(hops, rng, lossMode, true);
+            assert.ok(
+              Number.isFinite(control) && control >= 0 && control <= MAX_HOLD_NS,
+              `control ${control}`,
+            );
+          }
+        }
+      }
+    });
+  }
+
+  it('clamps a rate into what the bucket can pace, and a value to its range', () => {
+    assert.equal(bucketFor(5e-324)?.rateBytesPerSecond, MIN_RATE_BITS_PER_SECOND / 8);
+    assert.equal(bucketFor(Number.POSITIVE_INFINITY)?.rateBytesPerSecond, MAX_RATE_BITS_PER_SECOND / 8);
+    assert.equal(bucketFor(Number.NaN)?.rateBytesPerSecond, MIN_RATE_BITS_PER_SECOND / 8);
+    assert.equal(within(Number.NaN, 1, 2), 1);
+    assert.equal(within(3, 1, 2), 2);
+    assert.equal(within(0, 1, 2), 1);
   });
 });

@@ -12,6 +12,22 @@ import { drawDelay, type Rng } from './jitter.ts';
 
 export const NS_PER_SECOND = 1e9;
 
+// ---- bounds ------------------------------------------------------------------------------------------
+// The validator keeps profiles physical; these keep the arithmetic finite whatever it lets through (a rate
+// of 1e-320 bit/s makes a release time infinite, an infinite one makes it NaN, and either stopped or hung
+// the proxy). So a delay, a rate and a release time are clamped here, where they are computed.
+
+/** The longest a chunk is ever held (an hour). A slower link's backlog is released at this horizon. */
+export const MAX_HOLD_NS = 3600 * NS_PER_SECOND;
+/** The slowest and fastest rates the bucket paces at; a profile's rate is clamped into this range. */
+export const MIN_RATE_BITS_PER_SECOND = 1;
+export const MAX_RATE_BITS_PER_SECOND = 1e15;
+
+/** `x` within [lo, hi]; not a number counts as `lo`. Pure. */
+export function within(x: number, lo: number, hi: number): number {
+  return Number.isNaN(x) ? lo : Math.min(hi, Math.max(lo, x));
+}
+
 // ---- token bucket ------------------------------------------------------------------------------------
 
 /** A bucket's state: tokens (bytes, negative while in debt) as of time `atNs`. */
@@ -35,7 +51,8 @@ export function burstBytes(rateBitsPerSecond: number): number {
 
 export function bucketFor(rateBitsPerSecond: number | null): Bucket | null {
   if (rateBitsPerSecond === null) return null;
-  return { rateBytesPerSecond: rateBitsPerSecond / 8, burstBytes: burstBytes(rateBitsPerSecond) };
+  const rate = within(rateBitsPerSecond, MIN_RATE_BITS_PER_SECOND, MAX_RATE_BITS_PER_SECOND);
+  return { rateBytesPerSecond: rate / 8, burstBytes: burstBytes(rate) };
 }
 
 export function fullBucket(bucket: Bucket, nowNs: number): BucketState {
@@ -47,7 +64,8 @@ export function fullBucket(bucket: Bucket, nowNs: number): BucketState {
  * it leaves when the debt would be paid, and every later chunk queues behind it. So releases come out in
  * arrival order and the link is never idle while something waits (a FIFO link of the bucket's rate).
  * Arrivals are taken no earlier than the last one: a second hop sees chunks whose jitter made them
- * arrive out of order, and the bucket's clock must not run backwards.
+ * arrive out of order, and the bucket's clock must not run backwards. The debt never exceeds MAX_HOLD_NS
+ * of the rate, as no chunk is held longer.
  */
 export function reserve(
   bucket: Bucket,
@@ -60,7 +78,8 @@ export function reserve(
     bucket.burstBytes,
     state.tokens + ((at - state.atNs) / NS_PER_SECOND) * bucket.rateBytesPerSecond,
   );
-  const tokens = refilled - bytes;
+  const maxDebt = (bucket.rateBytesPerSecond * MAX_HOLD_NS) / NS_PER_SECOND;
+  const tokens = Math.max(-maxDebt, refilled - bytes);
   const releaseNs = tokens >= 0 ? at : at + (-tokens / bucket.rateBytesPerSecond) * NS_PER_SECOND;
   return { state: { tokens, atNs: at }, releaseNs };
 }
@@ -95,6 +114,11 @@ export interface Hop {
   bucket: Bucket | null;
 }
 
+/** One hop's delay draw in nanoseconds, within [0, MAX_HOLD_NS]. */
+function hopDelayNs(impairment: Impairment, rng: Rng): number {
+  return within(drawDelay(impairment, rng) * NS_PER_SECOND, 0, MAX_HOLD_NS);
+}
+
 export interface ChunkDecision {
   /** When the chunk may be written to the far side. */
   releaseNs: number;
@@ -107,7 +131,8 @@ export interface ChunkDecision {
 /**
  * Decides one chunk. `sentNs` is when the sender handed it over (or when the connection counts as set up,
  * if later: see `handshake`); `previousReleaseNs` the release of the connection's previous chunk in this
- * direction, which it may not overtake.
+ * direction, which it may not overtake. The hops' share of the wait is at most MAX_HOLD_NS, whatever they
+ * say, so no release lies more than that after the latest chunk sent.
  */
 export function decideChunk(args: {
   hops: readonly Hop[];
@@ -129,7 +154,7 @@ export function decideChunk(args: {
       buckets.push(r.state);
       t = r.releaseNs;
     } else buckets.push(state);
-    t += drawDelay(hop.impairment, args.rng) * NS_PER_SECOND;
+    t += hopDelayNs(hop.impairment, args.rng);
     if (args.lossMode === 'rto' && hop.impairment.loss > 0) {
       if (args.rng() < chunkLossProbability(hop.impairment.loss, args.bytes)) {
         t += RTO_MIN_SECONDS * NS_PER_SECOND;
@@ -137,7 +162,8 @@ export function decideChunk(args: {
       }
     }
   }
-  return { releaseNs: Math.max(t, args.previousReleaseNs), buckets, penalties };
+  const held = within(t, args.sentNs, args.sentNs + MAX_HOLD_NS);
+  return { releaseNs: Math.max(held, args.previousReleaseNs), buckets, penalties };
 }
 
 /**
@@ -147,11 +173,11 @@ export function decideChunk(args: {
 export function controlDelayNs(hops: readonly Hop[], rng: Rng, lossMode: LossMode, syn = false): number {
   let t = 0;
   for (const hop of hops) {
-    t += drawDelay(hop.impairment, rng) * NS_PER_SECOND;
+    t += hopDelayNs(hop.impairment, rng);
     if (lossMode === 'rto' && hop.impairment.loss > 0 && rng() < hop.impairment.loss)
       t += (syn ? SYN_TIMEOUT_SECONDS : RTO_MIN_SECONDS) * NS_PER_SECOND;
   }
-  return t;
+  return Math.min(t, MAX_HOLD_NS);
 }
 
 /**

@@ -11,9 +11,7 @@ import type { LogLevel, ProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
 import { createMetrics } from './metrics.ts';
 import { LinkProxy } from './proxy.ts';
-import { ReleaseThread } from './release-thread.ts';
-import { PreciseScheduler, setThreadNice } from './timer.ts';
-import { setV8ThreadsNice } from './v8-threads.ts';
+import { Scheduler } from './timer.ts';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 
@@ -33,68 +31,22 @@ export interface LinkProxyService {
 
 export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<LinkProxyService> {
   const topology = await loadProfile(config.profile);
-  // Before the scheduler starts its helper thread, which inherits the nice value.
-  if (config.timerNice !== undefined) {
-    const failed = setThreadNice(config.timerNice);
-    if (failed)
-      log('warn', 'TIMER_NICE not applied; releases keep the inherited priority', {
-        nice: config.timerNice,
-        error: failed,
-        // Checked in Docker here: a container user other than root gets EACCES even with --cap-add SYS_NICE,
-        // because added capabilities only reach root's effective set.
-        fix: 'a nice below 0 needs CAP_SYS_NICE in effect (root, or root in a container with SYS_NICE added; a non-root container user does not get added capabilities) or an RLIMIT_NICE that allows it (docker run --ulimit nice=30 allows -10)',
-      });
-    else log('info', 'timer threads run at nice', { nice: config.timerNice });
-  }
-  const v8 = setV8ThreadsNice(config.v8ThreadsNice);
-  if ('failed' in v8)
-    log('warn', "V8_THREADS_NICE not applied; V8's background threads keep their priority", {
-      nice: config.v8ThreadsNice,
-      error: v8.failed,
-    });
-  else log('info', "V8's background threads run at nice", { nice: config.v8ThreadsNice, threads: v8.set });
-  const scheduler = new PreciseScheduler({
-    mode: config.timerMode,
-    earlyNs: config.timerEarlyNs,
-    maxAdvanceNs: config.timerMaxAdvanceNs,
-  });
-  // After the scheduler, whose constructor sets the timer slack this thread inherits.
-  const releaser =
-    config.timerMode === 'writer'
-      ? new ReleaseThread({ earlyNs: config.timerEarlyNs, maxAdvanceNs: config.timerMaxAdvanceNs })
-      : undefined;
+  const scheduler = new Scheduler();
   const metrics = createMetrics();
-  const onLateness = (ns: number, cause: string | undefined) => {
+  scheduler.onLateness = (ns, cause) => {
     metrics.lateness.observe(ns / 1e9);
     if (cause) metrics.lateReleases.inc({ cause });
   };
-  scheduler.onLateness = onLateness;
-  if (releaser) {
-    releaser.onFailure = (err) => {
-      // Chunks it held are neither written nor back on the event loop: going on would lose or reorder bytes.
-      log('error', 'the release thread failed; exiting, since the delayed chunks it held are lost', {
-        error: err.message,
-      });
-      process.exit(1);
-    };
-    releaser.onLateness = onLateness;
-    // Resolved once: prom-client hashes the label set on every call, and this runs per chunk.
-    const outcomes = {
-      written: metrics.threadReleases.labels({ outcome: 'written' }),
-      handed_back: metrics.threadReleases.labels({ outcome: 'handed_back' }),
-      failed: metrics.threadReleases.labels({ outcome: 'failed' }),
-    };
-    releaser.onOutcome = (o) => outcomes[o].inc();
-  }
-  // In writer mode the delayed chunks' timing is the release thread's.
-  metrics.readTimer(() =>
-    releaser
-      ? { wakeLeadNs: releaser.wakeLeadNs, advanceNs: releaser.advanceNs }
-      : { wakeLeadNs: scheduler.earlyNs, advanceNs: scheduler.advanceNs },
-  );
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
   const proxy = new LinkProxy(
-    { scheduler, ...(releaser ? { releaser } : {}), metrics, rng, lossMode: config.lossMode, log },
+    {
+      scheduler,
+      metrics,
+      rng,
+      lossMode: config.lossMode,
+      idleTimeoutMs: config.idleTimeoutSeconds * 1000,
+      log,
+    },
     topology,
     config.routes,
     PRESETS[config.profile] ?? (await readFile(config.profile, 'utf8')),
@@ -116,7 +68,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     profile: topology.name,
     admin: `${config.adminHost}:${adminPort()}`,
     lossMode: config.lossMode,
-    timerMode: config.timerMode,
+    idleTimeoutSeconds: config.idleTimeoutSeconds,
     timerSlack: scheduler.slackReduced ? '1us' : 'default (could not set /proc/self/timerslack_ns)',
     routes: proxy.describe().map((r) => `${r.listen} ${r.path} [${r.links.join('+')}] -> ${r.upstream}`),
   });
@@ -171,7 +123,6 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       scheduler.close();
-      await releaser?.close();
     },
   };
 }

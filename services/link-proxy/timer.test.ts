@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRng } from './jitter.ts';
-import { niceOf, probeThreads } from './threads-probe.ts';
 import {
   ADVANCE_STEP_NS,
   COALESCE_NS,
-  DEFAULT_MAX_ADVANCE_NS,
-  DEFAULT_WAKE_MAX_ADVANCE_NS,
-  defaultMaxAdvanceNs,
-  EARLY_STEP_NS,
+  clampDeadline,
   LATE_RELEASE_NS,
   type LateCause,
   lateCause,
-  MAX_EARLY_NS,
-  MIN_EARLY_NS,
+  MAX_ADVANCE_NS,
+  MAX_AHEAD_NS,
   nextAdvance,
-  nextEarly,
-  nextStep,
   nowNs,
-  PreciseScheduler,
-  setThreadNice,
-  TIMER_MODES,
+  Scheduler,
   TimerHeap,
-  type TimerMode,
 } from './timer.ts';
 
 describe('timer heap', () => {
@@ -34,6 +25,7 @@ describe('timer heap', () => {
       seq,
       fn: () => {},
       cancelled: false,
+      ahead: true,
     }));
     for (const e of entries) heap.push(e);
     const out: Array<[number, number]> = [];
@@ -46,12 +38,17 @@ describe('timer heap', () => {
   });
 });
 
-describe('next step', () => {
-  it('runs what is due, spins the last fraction, sleeps until shortly before the rest', () => {
-    assert.deepEqual(nextStep(100, 100, 30), { kind: 'run' });
-    assert.deepEqual(nextStep(100, 90, 30), { kind: 'run' });
-    assert.deepEqual(nextStep(100, 130, 30), { kind: 'spin' });
-    assert.deepEqual(nextStep(100, 131, 30), { kind: 'sleep', wakeNs: 101 });
+describe('deadline clamp', () => {
+  it('keeps a deadline within a day ahead; one that is not a number runs at once', () => {
+    const now = 5e9;
+    assert.equal(clampDeadline(now + 1e6, now), now + 1e6);
+    assert.equal(clampDeadline(now - 1e6, now), now - 1e6);
+    assert.equal(clampDeadline(Number.POSITIVE_INFINITY, now), now + MAX_AHEAD_NS);
+    assert.equal(clampDeadline(1e300, now), now + MAX_AHEAD_NS);
+    assert.equal(clampDeadline(Number.NEGATIVE_INFINITY, now), 0);
+    assert.equal(clampDeadline(Number.NaN, now), now);
+    // The helper's clock is a signed 64-bit count of nanoseconds: every clamped deadline fits it.
+    assert.ok(BigInt(Math.ceil(clampDeadline(Number.MAX_VALUE, now))) < 2n ** 63n);
   });
 });
 
@@ -81,40 +78,6 @@ describe('lateness compensator', () => {
     const median = late[late.length >> 1] as number;
     assert.ok(Math.abs(median) <= 2_000, `median lateness ${median} ns`);
     assert.ok(advance > 25_000 && advance < 35_000, `advance ${advance} ns`);
-  });
-});
-
-describe('adaptive wake-up lead', () => {
-  it('a wake-up later than the lead raises it nine steps, one in time lowers it one, within bounds', () => {
-    assert.equal(nextEarly(100_000, 120_000, MIN_EARLY_NS, MAX_EARLY_NS), 100_000 + 9 * EARLY_STEP_NS);
-    assert.equal(nextEarly(100_000, 80_000, MIN_EARLY_NS, MAX_EARLY_NS), 100_000 - EARLY_STEP_NS);
-    assert.equal(nextEarly(MAX_EARLY_NS, 5e6, MIN_EARLY_NS, MAX_EARLY_NS), MAX_EARLY_NS);
-    assert.equal(nextEarly(MIN_EARLY_NS, 0, MIN_EARLY_NS, MAX_EARLY_NS), MIN_EARLY_NS);
-  });
-  it('settles where nine wake-ups in ten arrive in time', () => {
-    const rng = seededRng(5);
-    // Wake-up lateness uniform over 40–240 µs: its 90th percentile is 220 µs.
-    let early = 100_000;
-    let inTime = 0;
-    for (let i = 0; i < 40_000; i++) {
-      const late = 40_000 + rng() * 200_000;
-      if (i >= 20_000 && late <= early) inTime++;
-      early = nextEarly(early, late, MIN_EARLY_NS, MAX_EARLY_NS);
-    }
-    assert.ok(Math.abs(early - 220_000) < 15_000, `lead ${early} ns`);
-    assert.ok(Math.abs(inTime / 20_000 - 0.9) < 0.02, `in time ${inTime / 20_000}`);
-  });
-});
-
-describe('thread priority (TIMER_NICE)', () => {
-  it('sets the event loop thread and the helper thread the scheduler starts after it', () => {
-    const probe = probeThreads('result = setThreadNice(5);');
-    assert.equal(probe.result, undefined);
-    assert.deepEqual(niceOf(probe, 'MainThread'), [5], JSON.stringify(probe.threads));
-    assert.deepEqual(niceOf(probe, 'WorkerThread'), [5], JSON.stringify(probe.threads));
-  });
-  it('says why it could not, instead of throwing', () => {
-    assert.equal(typeof setThreadNice(99), 'string');
   });
 });
 
@@ -153,12 +116,7 @@ describe('late release cause', () => {
       13 * ms,
       'loop_busy',
     ],
-    [
-      'no wake-up at all (coarse timers, or a deadline reached while spinning)',
-      undefined,
-      12 * ms,
-      'loop_busy',
-    ],
+    ['no wake-up at all (a deadline already due when it was set)', undefined, 12 * ms, 'loop_busy'],
   ];
   for (const [what, wake, releaseNs, want] of cases)
     it(`${what}: ${want}`, () => assert.equal(lateCause(10 * ms, releaseNs, wake, window), want));
@@ -172,7 +130,7 @@ function block(ns: number): void {
 
 describe('scheduler', () => {
   it('names where a late release lost its time: the event loop woken late, or busy after waking', async () => {
-    const s = new PreciseScheduler();
+    const s = new Scheduler();
     const seen: Array<{ id: string; late: number; cause: LateCause | undefined }> = [];
     let id = '';
     s.onLateness = (late, cause) => seen.push({ id, late, cause });
@@ -214,99 +172,82 @@ describe('scheduler', () => {
     assert.ok(seen.filter((x) => x.late <= LATE_RELEASE_NS).every((x) => x.cause === undefined));
   });
 
-  it('bounds the compensator by mode: none in coarse mode, 50 µs, and 200 µs in wake mode', () => {
-    assert.deepEqual(Object.fromEntries(TIMER_MODES.map((m) => [m, defaultMaxAdvanceNs(m)])), {
-      precise: 50_000,
-      coarse: 0,
-      spin: 50_000,
-      wake: 200_000,
-      // The release thread writes itself: no hop to the event loop to absorb (its bound, release-worker.ts).
-      writer: 50_000,
-    });
-    assert.equal(DEFAULT_MAX_ADVANCE_NS, 50_000);
-    assert.equal(DEFAULT_WAKE_MAX_ADVANCE_NS, 200_000);
-  });
-  for (const mode of TIMER_MODES) {
-    it(`${mode}: runs every callback, never early beyond the bound, in deadline order, skipping cancelled ones`, async () => {
-      const s = new PreciseScheduler({ mode });
-      try {
-        const start = nowNs();
-        const rng = seededRng(9);
-        const ran: Array<{ due: number; at: number; id: number }> = [];
-        const deadlines = Array.from({ length: 60 }, () => start + rng() * 20e6); // within 20 ms
-        const done = new Promise<void>((resolve) => {
-          let left = deadlines.length - 10;
-          deadlines.forEach((due, id) => {
-            const h = s.at(due, () => {
-              ran.push({ due, at: nowNs(), id });
-              if (--left === 0) resolve();
-            });
-            if (id % 6 === 0) h.cancel();
-          });
-        });
-        await done;
-        assert.equal(ran.length, 50);
-        assert.ok(ran.every((r) => r.id % 6 !== 0));
-        // Early only by the compensator's bound (plus the coalescing window), never more.
-        const bound = defaultMaxAdvanceNs(mode) + COALESCE_NS;
-        assert.ok(
-          ran.every((r) => r.at >= r.due - bound),
-          'a callback ran earlier than the bound',
-        );
-        const dues = ran.map((r) => r.due);
-        assert.deepEqual(
-          dues,
-          [...dues].sort((a, b) => a - b),
-        );
-      } finally {
-        s.close();
-      }
-    });
-  }
-  it('coarse mode (the setTimeout baseline) never learns an advance, however late it runs', async () => {
-    const s = new PreciseScheduler({ mode: 'coarse' });
+  it('runs every callback, never early beyond the bound, in deadline order, skipping cancelled ones', async () => {
+    const s = new Scheduler();
     try {
       const start = nowNs();
-      await Promise.all(
-        Array.from({ length: 20 }, (_, i) => new Promise<void>((r) => s.at(start + 2e6 + i * 1e5, r))),
+      const rng = seededRng(9);
+      const ran: Array<{ due: number; at: number; id: number }> = [];
+      const deadlines = Array.from({ length: 60 }, () => start + rng() * 20e6); // within 20 ms
+      const done = new Promise<void>((resolve) => {
+        let left = deadlines.length - 10;
+        deadlines.forEach((due, id) => {
+          const h = s.at(due, () => {
+            ran.push({ due, at: nowNs(), id });
+            if (--left === 0) resolve();
+          });
+          if (id % 6 === 0) h.cancel();
+        });
+      });
+      await done;
+      assert.equal(ran.length, 50);
+      assert.ok(ran.every((r) => r.id % 6 !== 0));
+      // Early only by the compensator's bound (plus the coalescing window), never more.
+      assert.ok(
+        ran.every((r) => r.at >= r.due - MAX_ADVANCE_NS - COALESCE_NS),
+        'a callback ran earlier than the bound',
       );
-      assert.equal(s.advanceNs, 0);
+      const dues = ran.map((r) => r.due);
+      assert.deepEqual(
+        dues,
+        [...dues].sort((a, b) => a - b),
+      );
     } finally {
       s.close();
     }
   });
-  it('wake mode never spins: the helper thread runs each release, where spin mode passes through the loop for each', async () => {
+  it('never spins: the helper thread wakes the loop once per release, with no passes in between', async () => {
     const deadlines = 20;
-    /** setImmediate calls (the spin's passes) while the scheduler runs `deadlines` releases 2 ms apart. */
-    const passes = async (mode: TimerMode) => {
-      const real = globalThis.setImmediate;
-      let calls = 0;
-      globalThis.setImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
-        calls++;
-        return real(fn, ...args);
-      }) as typeof setImmediate;
-      const s = new PreciseScheduler({ mode });
-      try {
-        // Once the helper thread is up (a worker takes tens of ms to start; deadlines before then run late).
-        await new Promise<void>((r) => s.at(nowNs() + 20e6, r));
-        calls = 0;
-        const start = nowNs();
-        for (let i = 1; i <= deadlines; i++) await new Promise<void>((r) => s.at(start + i * 2e6, r));
-        return calls;
-      } finally {
-        globalThis.setImmediate = real;
-        s.close();
-      }
-    };
-    const wake = await passes('wake');
-    // The probe sees spinning: spin mode runs every release from a pass (precise mode spins only when the
-    // helper's wake-up arrives before the deadline, which a loaded host does not promise).
-    const spin = await passes('spin');
-    assert.ok(wake < deadlines / 2, `wake mode made ${wake} passes for ${deadlines} releases`);
-    assert.ok(spin >= deadlines, `spin mode made ${spin} passes for ${deadlines} releases`);
+    const real = globalThis.setImmediate;
+    let calls = 0;
+    globalThis.setImmediate = ((fn: (...args: unknown[]) => void, ...args: unknown[]) => {
+      calls++;
+      return real(fn, ...args);
+    }) as typeof setImmediate;
+    const s = new Scheduler();
+    try {
+      // Once the helper thread is up (a worker takes tens of ms to start; deadlines before then run late).
+      await new Promise<void>((r) => s.at(nowNs() + 20e6, r));
+      calls = 0;
+      const start = nowNs();
+      for (let i = 1; i <= deadlines; i++) await new Promise<void>((r) => s.at(start + i * 2e6, r));
+    } finally {
+      globalThis.setImmediate = real;
+      s.close();
+    }
+    assert.ok(calls < deadlines / 2, `${calls} passes through the loop for ${deadlines} releases`);
+  });
+  it('a deadline that is not a number, or beyond its clock, neither throws nor holds the others', async () => {
+    const s = new Scheduler();
+    try {
+      const ran: string[] = [];
+      s.at(Number.POSITIVE_INFINITY, () => ran.push('infinite'));
+      s.at(1e30, () => ran.push('beyond'));
+      await new Promise<void>((r) => {
+        s.at(Number.NaN, () => ran.push('nan'));
+        s.at(nowNs() + 2e6, () => {
+          ran.push('next');
+          r();
+        });
+      });
+      assert.deepEqual(ran, ['nan', 'next']);
+      assert.equal(s.pending, 2);
+    } finally {
+      s.close();
+    }
   });
   it('a deadline in the past runs at once', async () => {
-    const s = new PreciseScheduler();
+    const s = new Scheduler();
     try {
       await new Promise<void>((resolve) => s.at(0, resolve));
       assert.equal(s.pending, 0);
