@@ -285,19 +285,6 @@ describe('the kind-proxy overlay in containers: edge, cloud and two link proxies
     assert.deepEqual(await processIdentity(ue), { uid: 1000, gid: 1000, write: 'EROFS' });
   });
 
-  it('TIMER_MODE=writer works in the image as the pod runs it: its release thread writes the chunks', async () => {
-    // The release thread is a second file the image must ship and load under a read-only root as uid 1000.
-    const ue = await start('link-proxy-ue', { suffix: 'writer', env: { TIMER_MODE: 'writer' } });
-    const edgeSvc = resolveService(objs, 'edge.mec-testbed', 8080);
-    const edgeRtt = roundTripSeconds(topology, 'ue', 'edge') * 1e3;
-    const rtts = await echoRoundTrips(ue.at(edgeSvc.containerPort), 10);
-    assert.ok(median(rtts) >= 0.8 * edgeRtt, `ue->edge ${median(rtts)} ms >= 0.8 x ${edgeRtt} ms`);
-    const text = await metricsOf(ue.at(ue.plan.ready.port));
-    const written = metricValue(text, 'mec_link_proxy_thread_releases_total', { outcome: 'written' });
-    assert.ok(written >= 20, `the release thread wrote ${written} chunks of 11 round trips`);
-    assert.deepEqual(await processIdentity(ue.c), { uid: 1000, gid: 1000, write: 'EROFS' });
-  });
-
   it("echo through ue->edge costs about the profile's round trip, through ue->cloud more", async (t) => {
     const edgeRtt = roundTripSeconds(topology, 'ue', 'edge') * 1e3;
     const cloudRtt = roundTripSeconds(topology, 'ue', 'cloud') * 1e3;
