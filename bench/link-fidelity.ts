@@ -21,11 +21,11 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { drawDelay, type Rng, seededRng } from '../services/link-proxy/jitter.ts';
+import { MEASURED_BYTE, openLoop } from '../services/loadgen/open-loop.ts';
 import type { Impairment } from '../services/topology/index.ts';
 import { captureAvailable, roundTrips, startCapture } from './capture.ts';
 import { cpuSeconds, quantile, setProxyDelay, setToxiproxyDelay, startEmulators } from './emulators.ts';
 import { P50_TARGET_MS, P99_TARGET_MS, TARGET_RATE, verdict } from './fidelity-target.ts';
-import { MEASURED_BYTE, openLoop } from './open-loop.ts';
 
 const { values: flags } = parseArgs({
   options: {

@@ -1,7 +1,7 @@
-// The benches' load generator: an open-loop stream of small request/response round trips over a pool of warm
-// connections on loopback. Open loop because a closed loop (send the next request when the answer is in) slows
-// down exactly when the emulator is late, and hides its tail. Shared by link-fidelity.ts (which times every
-// round trip) and scrape-stall.ts (which counts the proxy's own late releases while it scrapes).
+// The open-model generator over raw TCP: an open-loop stream of small request/response round trips over a pool
+// of warm connections on loopback. Open loop because a closed loop (send the next request when the answer is in)
+// slows down exactly when the emulator is late, and hides its tail. The link proxy's fidelity benchmark uses it
+// (bench/link-fidelity.ts times every round trip); http.ts beside it is the same model over HTTP, for experiments.
 import net from 'node:net';
 
 export const MESSAGE = 64;
