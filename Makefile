@@ -199,6 +199,22 @@ logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-a
 load: $(KUBECTL) $(CLI_DEPS) ## Run k6 on the ue node against edge and cloud, judged against the profile in force; summary to results/ (MEC_SCRIPT=echo|inspect|media|mixed, MEC_RATE, MEC_DURATION, MEC_SCENARIO)
 	loadtest/run.sh $(KUBECTL) $(KUBE_CONTEXT) $(MEC_CLI)
 
+##@ Experiments
+EXPERIMENT ?= smoke
+.PHONY: experiment
+experiment: node_modules ## Sweep, repeat, analyse, report: EXPERIMENT=<smoke|presets|backhaul|crossover|uplink|file> [DRY_RUN=1] [RESUME=results/<dir>]
+	$(NODE) services/experiment/main.ts run "$(EXPERIMENT)" $(if $(DRY_RUN),--dry-run) $(if $(RESUME),--resume "$(RESUME)")
+
+.PHONY: experiment-compare
+experiment-compare: node_modules ## Do two result sets differ? A=results/<dir> B=results/<dir> (Mann-Whitney per condition, site, percentile; Holm)
+	@test -n "$(A)" -a -n "$(B)" || { echo "usage: make experiment-compare A=results/<dir> B=results/<dir>"; exit 2; }
+	$(NODE) services/experiment/main.ts compare "$(A)" "$(B)"
+
+.PHONY: experiment-report
+experiment-report: node_modules ## Recompute a result set's runs.csv, summary.json, figures and report.html from its raw requests: DIR=results/<dir>
+	@test -n "$(DIR)" || { echo "usage: make experiment-report DIR=results/<dir>"; exit 2; }
+	$(NODE) services/experiment/main.ts report "$(DIR)"
+
 ##@ Observability
 .PHONY: promtool3
 promtool3: ## Build the cluster's promtool (Prometheus 3.x, Kubernetes discovery, native histograms) into ./bin
