@@ -91,13 +91,16 @@ export interface RunOptions {
   status?: (line: string) => void;
 }
 
-export async function runExperiment(
+/** A new result set (spec, plan and metadata written), or the one to resume; the runs still to do. */
+export async function openResultSet(
   x: LoadedExperiment,
-  o: RunOptions = {},
-): Promise<{ dir: string; complete: boolean }> {
-  const print = o.print ?? ((l: string) => console.log(l));
-  if (x.spec.target !== 'dev')
-    throw new Error(`target ${x.spec.target} is run by the kind runner, not this one`);
+  o: {
+    resume?: string | undefined;
+    outRoot?: string | undefined;
+    backend: string;
+    print: (l: string) => void;
+  },
+): Promise<{ dir: string; stored: StoredPlan; pending: PlannedRun[] }> {
   let dir: string;
   let stored: StoredPlan;
   if (o.resume) {
@@ -109,7 +112,6 @@ export async function runExperiment(
       throw new Error(
         `${dir} was made from another version of ${x.spec.name}'s spec: resume it with the same file, or start a new result set`,
       );
-    if (await stopLeftover(dir)) print('stopped the testbed a killed run had left behind');
   } else {
     dir = path.resolve(o.outRoot ?? path.join(ROOT, 'results'), resultDirName(x.spec.name, new Date()));
     await ensureDir(path.join(dir, 'runs'));
@@ -122,7 +124,7 @@ export async function runExperiment(
       spec: path.relative(ROOT, x.file),
       specSha256: x.hash,
       target: x.spec.target,
-      backend: 'link proxy (userspace emulation, make dev)',
+      backend: o.backend,
       started: new Date().toISOString(),
       commit: code.commit,
       dirty: code.dirty,
@@ -134,6 +136,51 @@ export async function runExperiment(
   const done = await completedRunIds(dir);
   const pending = stored.plan.runs.filter((r) => !done.has(r.id));
   for (const r of pending) await setAsidePartial(dir, r.id);
+  return { dir, stored, pending };
+}
+
+/** Writes the outputs from the finished runs and prints the headline figures; whether every run is done. */
+export async function finishResultSet(
+  dir: string,
+  name: string,
+  print: (l: string) => void,
+): Promise<boolean> {
+  const done = await completedRunIds(dir);
+  const stored = await readJson<StoredPlan>(path.join(dir, 'plan.json'));
+  if (done.size > 0) {
+    const a = await writeOutputs(dir);
+    for (const c of a.summary.conditions) {
+      const r = c.reduction.p50;
+      print(
+        `  ${c.id} ${c.label}: edge p50 ${c.sites.edge.percentiles.p50.estimate.toFixed(2)} ms, cloud ${c.sites.cloud.percentiles.p50.estimate.toFixed(2)} ms, reduction ${(r.estimate * 100).toFixed(1)}% [${(r.lower * 100).toFixed(1)}, ${(r.upper * 100).toFixed(1)}] (predicted ${(c.predictedReduction * 100).toFixed(1)}%)`,
+      );
+    }
+    for (const w of a.summary.warnings) print(`  note: ${w}`);
+    print(`report: ${path.join(dir, 'report.html')}`);
+  }
+  const complete = done.size === stored.plan.runs.length;
+  if (!complete)
+    print(
+      `interrupted: resume with  make experiment EXPERIMENT=${name} RESUME=${path.relative(process.cwd(), dir) || dir}`,
+    );
+  return complete;
+}
+
+export async function runExperiment(
+  x: LoadedExperiment,
+  o: RunOptions = {},
+): Promise<{ dir: string; complete: boolean }> {
+  const print = o.print ?? ((l: string) => console.log(l));
+  if (x.spec.target !== 'dev')
+    throw new Error(`target ${x.spec.target} is run by the kind runner, not this one`);
+  const { dir, stored, pending } = await openResultSet(x, {
+    resume: o.resume,
+    outRoot: o.outRoot,
+    backend: 'link proxy (userspace emulation, make dev)',
+    print,
+  });
+  if (o.resume && (await stopLeftover(dir))) print('stopped the testbed a killed run had left behind');
+  const doneBefore = stored.plan.runs.length - pending.length;
   const byId = new Map(stored.conditions.map((c) => [c.id, c]));
   print(
     `${x.spec.name}: ${pending.length} of ${stored.plan.runs.length} runs to do, about ${formatSeconds(estimateSeconds(x, pending))}; results in ${path.relative(process.cwd(), dir) || dir}`,
@@ -180,7 +227,7 @@ export async function runExperiment(
           ? ((Date.now() - started) / 1000 / finished) * left
           : estimateSeconds(x, pending.slice(finished));
       status(
-        `${bar(done.size + finished, stored.plan.runs.length)} ${done.size + finished}/${stored.plan.runs.length} · ${run.id} ${condition.label} · about ${formatSeconds(eta)} left`,
+        `${bar(doneBefore + finished, stored.plan.runs.length)} ${doneBefore + finished}/${stored.plan.runs.length} · ${run.id} ${condition.label} · about ${formatSeconds(eta)} left`,
       );
       const record = await executeRun({
         spec: x.spec,
@@ -203,22 +250,7 @@ export async function runExperiment(
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
   }
-  const complete = (await completedRunIds(dir)).size === stored.plan.runs.length;
-  if ((await completedRunIds(dir)).size > 0) {
-    const a = await writeOutputs(dir);
-    for (const c of a.summary.conditions) {
-      const r = c.reduction.p50;
-      print(
-        `  ${c.id} ${c.label}: edge p50 ${c.sites.edge.percentiles.p50.estimate.toFixed(2)} ms, cloud ${c.sites.cloud.percentiles.p50.estimate.toFixed(2)} ms, reduction ${(r.estimate * 100).toFixed(1)}% [${(r.lower * 100).toFixed(1)}, ${(r.upper * 100).toFixed(1)}] (predicted ${(c.predictedReduction * 100).toFixed(1)}%)`,
-      );
-    }
-    for (const w of a.summary.warnings) print(`  note: ${w}`);
-    print(`report: ${path.join(dir, 'report.html')}`);
-  }
-  if (!complete)
-    print(
-      `interrupted: resume with  make experiment EXPERIMENT=${x.spec.name} RESUME=${path.relative(process.cwd(), dir) || dir}`,
-    );
+  const complete = await finishResultSet(dir, x.spec.name, print);
   return { dir, complete };
 }
 
