@@ -92,7 +92,13 @@ function xEncoding(factor: string, numeric: boolean, unit: string, levels: Setti
         title: unit ? `${factor} (${unit})` : factor,
         scale: { zero: false },
       }
-    : { field: 'x', type: 'ordinal' as const, title: factor, sort: levels.map(String) };
+    : {
+        field: 'x',
+        type: 'ordinal' as const,
+        title: factor,
+        sort: levels.map(String),
+        axis: { labelAngle: Math.max(...levels.map((l) => String(l).length)) > 12 ? -25 : 0 },
+      };
 }
 
 /** Layers shared by every "against a factor" figure: interval (band or bars), estimate (line and points), prediction. */
@@ -126,7 +132,8 @@ function againstFactor(o: {
     },
     {
       transform: points,
-      mark: { type: 'line', point: true },
+      // Levels without an order between them are points: a line would suggest values in between.
+      mark: o.numeric ? { type: 'line', point: true } : { type: 'point', filled: true, size: 70 },
       encoding: { x, y: { field: 'estimate', ...y }, ...color },
     },
     {
@@ -161,7 +168,7 @@ function againstFactor(o: {
   }
   const values = [...o.rows.map((r) => ({ ...r, kind: 'point' })), ...marks];
   const many = new Set(o.rows.map((r) => r.others)).size > 1;
-  const inner = { width: 320, height: 200, layer };
+  const inner = { width: o.numeric ? 320 : { step: 90 }, height: 200, layer };
   return (
     many
       ? {
