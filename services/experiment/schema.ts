@@ -5,7 +5,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { DURATION } from '../topology/index.ts';
 import {
   API_VERSION,
   CALIBRATION_KEYS,
@@ -24,6 +23,7 @@ import {
   PROFILE_PATH,
   SETTING_DEFAULTS,
   SETTING_RANGES,
+  SPEC_DURATION,
   TARGETS,
   TOP_KEYS,
   TOP_RANGES,
@@ -48,8 +48,8 @@ function number(r: NumberRange, extra: Schema = {}): Schema {
 function duration(r: NumberRange, fallback: string): Schema {
   return {
     type: 'string',
-    pattern: DURATION.source,
-    description: `${r.what[0]?.toUpperCase()}${r.what.slice(1)}: a duration (us, ms, s) from ${r.min}s to ${r.max}s; default ${fallback}.`,
+    pattern: SPEC_DURATION.source,
+    description: `${r.what[0]?.toUpperCase()}${r.what.slice(1)}: a duration (ms, s, m) from ${r.min}s to ${r.max}s; default ${fallback}.`,
   };
 }
 

@@ -219,8 +219,6 @@ describe('built-in experiments and the JSON Schema', () => {
     assert.deepEqual(names, ['backhaul', 'crossover', 'presets', 'smoke', 'uplink']);
     for (const name of names) {
       const x = await loadExperiment(name).catch((e: Error) => e);
-      // crossover needs site compute in the topology model (sites.<site>.cores)
-      if (x instanceof Error && name === 'crossover' && /sites/.test(x.message)) continue;
       assert.ok(!(x instanceof Error), `${name}: ${x instanceof Error ? x.message : ''}`);
       assert.ok(check(parse(x.text)), `${name}: ${JSON.stringify(check.errors)}`);
     }

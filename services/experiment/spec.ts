@@ -63,6 +63,16 @@ export const TOP_RANGES = {
   confidence: { min: 0.5, max: 0.999, integer: false, unit: '', what: 'confidence of every interval' },
 } as const satisfies Record<string, NumberRange>;
 
+/** How a spec writes its timings: `500ms`, `8s`, `2.5s`, `5m` (a link's delays use the profile's own syntax). */
+export const SPEC_DURATION = /^\s*(\d{1,9}(?:\.\d{1,6})?)\s*(ms|s|m)\s*$/;
+const SPEC_DURATION_FACTOR: Record<string, number> = { ms: 1e-3, s: 1, m: 60 };
+
+/** A spec's timing in seconds, or null when it is not one. */
+export function parseSpecDuration(input: unknown): number | null {
+  const m = typeof input === 'string' ? SPEC_DURATION.exec(input) : null;
+  return m?.[1] && m[2] ? Number(m[1]) * (SPEC_DURATION_FACTOR[m[2]] as number) : null;
+}
+
 export const DURATION_RANGES = {
   duration: { min: 1, max: 3600, integer: false, unit: 's', what: 'measured time per site and run' },
   warmup: { min: 0, max: 600, integer: false, unit: 's', what: 'unmeasured load per site before it' },

@@ -2,7 +2,7 @@
 // (file:line:column and the path in the document), saying what is wrong and what is allowed. Profiles the
 // conditions produce are checked by the topology model in resolve.ts, located at the level that produced them.
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
-import { parseDuration } from '../topology/index.ts';
+import { quote } from '../topology/index.ts';
 import {
   API_VERSION,
   CALIBRATION_KEYS,
@@ -21,6 +21,7 @@ import {
   ON_DRIFT,
   ORDER_KEYS,
   PROFILE_PATH,
+  parseSpecDuration,
   SETTING_NAMES,
   SETTING_RANGES,
   type SettingValue,
@@ -77,20 +78,17 @@ export function validateSpec(doc: unknown): SpecValidation {
     return { ok: false, problems: [{ at: [], message: 'an experiment must be a mapping (YAML object)' }] };
   unknownKeys(doc, TOP_KEYS, [], add);
   if (doc.apiVersion !== API_VERSION)
-    add(['apiVersion'], `must be "${API_VERSION}", got ${JSON.stringify(doc.apiVersion)}`);
-  if (doc.kind !== KIND) add(['kind'], `must be "${KIND}", got ${JSON.stringify(doc.kind)}`);
+    add(['apiVersion'], `must be "${API_VERSION}", got ${quote(doc.apiVersion)}`);
+  if (doc.kind !== KIND) add(['kind'], `must be "${KIND}", got ${quote(doc.kind)}`);
   const name =
     typeof doc.name === 'string' && /^[a-z0-9]([a-z0-9-]{0,46}[a-z0-9])?$/.test(doc.name) ? doc.name : '';
   if (!name)
-    add(
-      ['name'],
-      `must be lower-case letters, digits and dashes (at most 48), got ${JSON.stringify(doc.name)}`,
-    );
+    add(['name'], `must be lower-case letters, digits and dashes (at most 48), got ${quote(doc.name)}`);
   if (doc.description !== undefined && typeof doc.description !== 'string')
     add(['description'], 'must be a string');
   const target = doc.target ?? DEFAULTS.target;
   if (!TARGETS.includes(target as never))
-    add(['target'], `must be one of ${TARGETS.join(', ')}, got ${JSON.stringify(target)}`);
+    add(['target'], `must be one of ${TARGETS.join(', ')}, got ${quote(target)}`);
   const profile = doc.profile ?? DEFAULTS.profile;
   if (typeof profile !== 'string' || profile.trim() === '')
     add(['profile'], 'must be a preset name or a profile file path');
@@ -124,7 +122,7 @@ export function validateSpec(doc: unknown): SpecValidation {
         levels.forEach((level, i) => {
           const v = checkSetting(key, level, [...at, i], add);
           if (v === undefined) return;
-          if (good.includes(v)) add([...at, i], `repeats the level ${JSON.stringify(v)}`);
+          if (good.includes(v)) add([...at, i], `repeats the level ${quote(v)}`);
           else good.push(v);
         });
         factors.push({ name: key, levels: good });
@@ -209,10 +207,7 @@ export function validateSpec(doc: unknown): SpecValidation {
       }
       if (c.onDrift !== undefined) {
         if (!ON_DRIFT.includes(c.onDrift as never))
-          add(
-            ['calibration', 'onDrift'],
-            `must be one of ${ON_DRIFT.join(', ')}, got ${JSON.stringify(c.onDrift)}`,
-          );
+          add(['calibration', 'onDrift'], `must be one of ${ON_DRIFT.join(', ')}, got ${quote(c.onDrift)}`);
         else calibration.onDrift = c.onDrift as (typeof ON_DRIFT)[number];
       }
     }
@@ -324,13 +319,13 @@ function checkSetting(key: string, value: unknown, at: Segment[], add: Add): Set
       return undefined;
     case 'workload':
       if (WORKLOADS.includes(value as never)) return value as string;
-      add(at, `must be one of ${WORKLOADS.join(', ')}, got ${JSON.stringify(value)}`);
+      add(at, `must be one of ${WORKLOADS.join(', ')}, got ${quote(value)}`);
       return undefined;
     case 'connection':
       if (CONNECTIONS.includes(value as never)) return value as string;
       add(
         at,
-        `must be one of ${CONNECTIONS.join(', ')} (kept alive, or a new TCP connection per request), got ${JSON.stringify(value)}`,
+        `must be one of ${CONNECTIONS.join(', ')} (kept alive, or a new TCP connection per request), got ${quote(value)}`,
       );
       return undefined;
     case 'imageSize': {
@@ -343,7 +338,7 @@ function checkSetting(key: string, value: unknown, at: Segment[], add: Add): Set
       }
       add(
         at,
-        `must be WIDTHxHEIGHT with each side from ${IMAGE_SIDE.min} to ${IMAGE_SIDE.max} pixels (e.g. 640x480), got ${JSON.stringify(value)}`,
+        `must be WIDTHxHEIGHT with each side from ${IMAGE_SIDE.min} to ${IMAGE_SIDE.max} pixels (e.g. 640x480), got ${quote(value)}`,
       );
       return undefined;
     }
@@ -378,7 +373,7 @@ function checkNumber(value: unknown, range: NumberRange, at: Segment[], add: Add
     (!range.integer || Number.isInteger(value))
   )
     return value;
-  add(at, `must be ${describeRange(range)} (${range.what}), got ${JSON.stringify(value)}`);
+  add(at, `must be ${describeRange(range)} (${range.what}), got ${quote(value)}`);
   return undefined;
 }
 
@@ -389,22 +384,22 @@ function checkFraction(value: unknown, range: NumberRange, at: Segment[], add: A
   if (typeof n === 'number' && Number.isFinite(n) && n >= range.min && n <= range.max) return n;
   add(
     at,
-    `must be a percentage or fraction from ${range.min * 100}% to ${range.max * 100}% (${range.what}), got ${JSON.stringify(value)}`,
+    `must be a percentage or fraction from ${range.min * 100}% to ${range.max * 100}% (${range.what}), got ${quote(value)}`,
   );
   return undefined;
 }
 
 function checkDuration(value: unknown, range: NumberRange, at: Segment[], add: Add): number | undefined {
-  const d = parseDuration(value);
-  if (!d.ok) {
-    add(at, d.message);
+  const d = parseSpecDuration(value);
+  if (d === null) {
+    add(at, `${quote(value)} is not a duration; write a number with a unit: 500ms, 8s, 2.5s, 5m`);
     return undefined;
   }
-  if (d.value < range.min || d.value > range.max) {
-    add(at, `must be from ${range.min}s to ${range.max}s (${range.what}), got ${JSON.stringify(value)}`);
+  if (d < range.min || d > range.max) {
+    add(at, `must be from ${range.min}s to ${range.max}s (${range.what}), got ${quote(value)}`);
     return undefined;
   }
-  return d.value;
+  return d;
 }
 
 function unknownKeys(obj: Record<string, unknown>, allowed: string[], at: Segment[], add: Add) {
