@@ -6,6 +6,7 @@ import { allDashboards, renderDashboard } from '../../grafana/src/dashboards.ts'
 import { siteComputeYaml } from '../../k8s/site-compute.ts';
 import { render as renderPredictions } from '../../loadtest/node/predictions.ts';
 import { defaultProfileYaml } from '../../services/cli/link-profile.ts';
+import { rangesTable as experimentRangesTable, experimentSchema } from '../../services/experiment/schema.ts';
 import { DEFAULT_PRESET, PRESETS, topologyFrom } from '../../services/topology/index.ts';
 import { presetsTable, rangesTable } from '../../services/topology/readme-tables.ts';
 import { linkProfileJsonSchema } from '../../services/topology/schema.ts';
@@ -35,6 +36,14 @@ export function generatedFiles(): GeneratedFile[] {
   return [
     { path: 'services/topology/link-profile.schema.json', render: () => json(linkProfileJsonSchema()) },
     { path: 'k8s/base/link-profile/profile.yaml', render: () => defaultProfileYaml() },
+    { path: 'experiments/experiment.schema.json', render: () => json(experimentSchema()) },
+    {
+      path: 'experiments/README.md',
+      render: (current) => {
+        if (current === undefined) throw new Error('experiments/README.md is missing');
+        return replaceBlock(current, 'ranges', experimentRangesTable());
+      },
+    },
     {
       path: 'k8s/base/site-compute.yaml',
       render: () =>

@@ -1,9 +1,7 @@
-// The experiment spec's JSON Schema (draft 2020-12), generated from spec.ts's tables so editors check a spec as it
-// is typed and every range is the validator's. The validator stays the authority: what a profile path produces is
-// judged by the topology model, which a schema cannot run. `node services/experiment/schema.ts` rewrites
-// experiments/experiment.schema.json; the test fails when it is stale.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// The experiment spec's JSON Schema (draft 2020-12) and the ranges table of experiments/README.md, generated from
+// spec.ts's tables so editors check a spec as it is typed and every range is the validator's. The validator stays
+// the authority: what a profile path produces is judged by the topology model, which a schema cannot run.
+// `make generate` writes both (hack/generate/files.ts); its test fails when a committed copy is stale.
 import { isDeepStrictEqual } from 'node:util';
 import {
   API_VERSION,
@@ -30,9 +28,6 @@ import {
   WORKLOADS,
 } from './spec.ts';
 
-export const SCHEMA_FILE = fileURLToPath(
-  new URL('../../experiments/experiment.schema.json', import.meta.url),
-);
 type Schema = Record<string, unknown>;
 
 function number(r: NumberRange, extra: Schema = {}): Schema {
@@ -83,6 +78,10 @@ function settingSchemas(): Record<string, Schema> {
 
 /** The JSON Schema of an experiment spec. Pure. */
 export function experimentSchema(): Schema {
+  return checkKeys(buildSchema());
+}
+
+function buildSchema(): Schema {
   const settings = settingSchemas();
   const profileValue = {
     anyOf: [{ type: 'string' }, { type: 'number' }],
@@ -180,18 +179,6 @@ function checkKeys(schema: Schema): Schema {
   return schema;
 }
 
-export function schemaText(): string {
-  return `${JSON.stringify(checkKeys(experimentSchema()), null, 2)}\n`;
-}
-
-export function schemaFileIsCurrent(): boolean {
-  try {
-    return isDeepStrictEqual(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')), experimentSchema());
-  } catch {
-    return false;
-  }
-}
-
 /** Every number of a spec with its range and default, as the Markdown table experiments/README.md shows. */
 export function rangesTable(): string {
   const rows: string[][] = [];
@@ -223,12 +210,4 @@ export function rangesTable(): string {
     '|---|---|---|---|',
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
-}
-
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  if (process.argv[2] === '--ranges-table') console.log(rangesTable());
-  else {
-    writeFileSync(SCHEMA_FILE, schemaText());
-    console.log(`wrote ${SCHEMA_FILE}`);
-  }
 }
