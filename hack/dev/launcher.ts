@@ -58,6 +58,8 @@ export interface DevStopResult {
 export interface DevTestbed {
   ports: DevPorts;
   topology: Topology;
+  /** The children's process ids, so a caller that may itself be killed can record them and clean up later. */
+  pids: Record<DevProcessName, number>;
   /** Stops every child (idempotent); resolves when all have exited and their output is drained. */
   stop(reason?: string): Promise<DevStopResult>;
   /** Settles like stop() when the testbed ends, by stop() or because a child exited on its own. */
@@ -242,5 +244,9 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
       profile: topology.name,
       started: new Date().toISOString(),
     });
-  return { ports, topology, stop, done };
+  const pids = Object.fromEntries(running.map((r) => [r.name, r.child.pid as number])) as Record<
+    DevProcessName,
+    number
+  >;
+  return { ports, topology, pids, stop, done };
 }

@@ -42,7 +42,7 @@ const IMAGES = [
 
 const isTest = (file: string) => file.endsWith('.test.ts');
 /** Workspaces no image ships: they run from a checkout (hack/testbed/cli-in-docker.sh mounts it for the CLI). */
-const RUNS_FROM_CHECKOUT = new Set(['services/cli']);
+const RUNS_FROM_CHECKOUT = new Set(['services/cli', 'services/experiment']);
 
 function tsFiles(folder: string): string[] {
   return readdirSync(join(root, folder), { withFileTypes: true, recursive: true })

@@ -1,21 +1,17 @@
-// The `make dev` testbed driven from code: the launcher (hack/dev/main.ts) started as a child with the run's
-// profile file and ports, its lines kept in the result set's testbed.log, switched between profiles through the
-// link proxy's admin API and stopped with SIGTERM (the launcher drains its services). Its pid is kept in the
-// result set, so a runner that was killed can stop the testbed it left behind before resuming.
-import { type ChildProcess, spawn } from 'node:child_process';
+// The `make dev` testbed for an experiment, through the dev launcher's library (hack/dev/launcher.ts): started with
+// the run's profile on the result set's ports, every line of its services kept in testbed.log, switched between
+// profiles through the link proxy's admin API, stopped in the launcher's order. The children's pids are kept in
+// the result set while it runs, so a runner that was killed can stop the testbed it left behind before resuming.
 import { createWriteStream } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_PORTS, type DevPorts, devPorts } from '../../hack/dev/main.ts';
+import { startDev } from '../../hack/dev/launcher.ts';
+import { DEFAULT_PORTS, type DevPorts, devPorts, PORT_VARS } from '../../hack/dev/wiring.ts';
 import { freePorts } from '../../test/support/ports.ts';
 import type { LinkProfileDocument } from '../topology/index.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
-export interface DevTestbed {
+export interface ExperimentTestbed {
   ports: DevPorts;
-  pid: number;
   /** Replaces the profile in force (the proxy validates it again and keeps the old one on a problem). */
   applyProfile(doc: LinkProfileDocument): Promise<void>;
   stop(): Promise<void>;
@@ -25,88 +21,78 @@ export interface DevTestbed {
 export async function choosePorts(env: Readonly<Record<string, string | undefined>>): Promise<DevPorts> {
   const keys = Object.keys(DEFAULT_PORTS) as Array<keyof DevPorts>;
   const free = await freePorts(keys.length);
-  const candidates = Object.fromEntries(keys.map((k, i) => [k, free[i] as number])) as unknown as DevPorts;
+  const candidates = Object.fromEntries(keys.map((k, i) => [PORT_VARS[k], String(free[i])]));
   const set = Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('DEV_') && v?.trim()));
-  const { ports, errors } = devPorts({ ...portEnv(candidates), ...set });
+  const { ports, errors } = devPorts({ ...candidates, ...set });
   if (errors.length > 0) throw new Error(`invalid ports: ${errors.join('; ')}`);
   return ports;
 }
 
-export function portEnv(p: DevPorts): Record<string, string> {
-  return {
-    DEV_EDGE_PORT: String(p.edge),
-    DEV_CLOUD_PORT: String(p.cloud),
-    DEV_EDGE_RAW_PORT: String(p.edgeRaw),
-    DEV_CLOUD_RAW_PORT: String(p.cloudRaw),
-    DEV_EDGE_CLOUD_PORT: String(p.edgeToCloud),
-    DEV_ADMIN_PORT: String(p.admin),
-  };
+const PID_FILE = 'testbed.pids';
+/** What each child of the launcher runs: a pid is only signalled while it still runs that. */
+const SCRIPT = {
+  cloud: 'services/cloud/main.ts',
+  edge: 'services/edge/main.ts',
+  proxy: 'services/link-proxy/main.ts',
+};
+
+async function commandLine(pid: number): Promise<string> {
+  return await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
 }
 
-const PID_FILE = 'testbed.pid';
-
-/** Stops a testbed a killed runner left running in this result set (only a `hack/dev/main.ts` with that pid). */
+/** Stops a testbed a killed runner left running in this result set; true when there was one. */
 export async function stopLeftover(resultDir: string): Promise<boolean> {
   const file = path.join(resultDir, PID_FILE);
-  const pid = Number(await readFile(file, 'utf8').catch(() => ''));
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  const text = await readFile(file, 'utf8').catch(() => '');
   await rm(file, { force: true });
-  if (!cmdline.includes('hack/dev/main.ts')) return false;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 150; i++) {
+  if (!text) return false;
+  const pids = JSON.parse(text) as Partial<Record<keyof typeof SCRIPT, number>>;
+  const ours = [];
+  for (const [name, pid] of Object.entries(pids) as Array<[keyof typeof SCRIPT, number]>)
+    if ((await commandLine(pid)).includes(SCRIPT[name])) ours.push(pid);
+  for (const pid of ours) process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 150 && ours.length > 0; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    if (!(await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''))) return true;
+    const still = [];
+    for (const pid of ours) if (await commandLine(pid)) still.push(pid);
+    if (still.length === 0) return true;
   }
-  process.kill(pid, 'SIGKILL');
-  return true;
+  for (const pid of ours) if (await commandLine(pid)) process.kill(pid, 'SIGKILL');
+  return ours.length > 0;
 }
 
-export async function startDevTestbed(o: {
+export async function startExperimentTestbed(o: {
   resultDir: string;
   profileFile: string;
   ports: DevPorts;
-  env?: Record<string, string>;
-}): Promise<DevTestbed> {
+}): Promise<ExperimentTestbed> {
   const log = createWriteStream(path.join(o.resultDir, 'testbed.log'), { flags: 'a' });
-  const child: ChildProcess = spawn(process.execPath, ['hack/dev/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, ...o.env, ...portEnv(o.ports), PROFILE: o.profileFile, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await writeFile(path.join(o.resultDir, PID_FILE), String(child.pid));
-  let out = '';
-  const keep = (d: Buffer) => {
-    log.write(d);
-    if (out.length < 65_536) out += d;
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const deadline = Date.now() + 60_000;
-  while (!out.includes('dev   ready')) {
-    if (child.exitCode !== null || out.includes('start failed') || Date.now() > deadline) {
-      child.kill('SIGTERM');
-      await exited;
-      log.end();
-      throw new Error(`make dev did not start (its output is in testbed.log):\n${out.slice(-2000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  let dev: Awaited<ReturnType<typeof startDev>>;
+  try {
+    dev = await startDev({
+      profile: o.profileFile,
+      ports: o.ports,
+      env: { ...process.env, LOG_LEVEL: 'warn' },
+      output: (line) => log.write(`${line}\n`),
+      stateDir: null,
+      // Three Node processes on a busy 2-core host can take longer than an idle laptop's few seconds.
+      readyTimeoutMs: 60_000,
+    });
+  } catch (err) {
+    log.end();
+    throw new Error(`make dev did not start (its lines are in testbed.log): ${(err as Error).message}`);
   }
+  await writeFile(path.join(o.resultDir, PID_FILE), JSON.stringify(dev.pids));
   const admin = `http://127.0.0.1:${o.ports.admin}`;
   return {
     ports: o.ports,
-    pid: child.pid as number,
     async applyProfile(doc) {
       const res = await fetch(`${admin}/api/v1/profile`, { method: 'PUT', body: JSON.stringify(doc) });
       if (!res.ok) throw new Error(`the link proxy refused the profile: ${await res.text()}`);
     },
     async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(killer);
-      log.end();
+      await dev.stop('experiment done');
+      await new Promise((r) => log.end(r));
       await rm(path.join(o.resultDir, PID_FILE), { force: true });
     },
   };

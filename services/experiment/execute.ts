@@ -6,7 +6,7 @@ import { httpOpenLoop, type RequestRecord } from '../loadgen/http.ts';
 import { calibrateSite, type SiteCalibration, timedRequest } from './calibrate.ts';
 import { counterDeltas, fetchCounters } from './counters.ts';
 import type { PlannedRun } from './design.ts';
-import type { DevTestbed } from './devbed.ts';
+import type { ExperimentTestbed } from './devbed.ts';
 import { type HostDuringRun, watchHost } from './host.ts';
 import { predictedNetworkSeconds } from './predict.ts';
 import type { ResolvedCondition } from './resolve.ts';
@@ -45,7 +45,7 @@ export async function executeRun(o: {
   spec: ExperimentSpec;
   run: PlannedRun;
   condition: ResolvedCondition;
-  testbed: DevTestbed;
+  testbed: ExperimentTestbed;
   resultDir: string;
   signal: AbortSignal;
   onRequest?: (site: MeasuredSite, r: RequestRecord) => void;

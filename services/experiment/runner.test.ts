@@ -108,16 +108,19 @@ describe('the experiment runner on make dev', () => {
       },
       first.output,
     );
-    const testbedPid = Number(await readFile(path.join(dir, 'testbed.pid'), 'utf8'));
+    const testbed = Object.values(
+      JSON.parse(await readFile(path.join(dir, 'testbed.pids'), 'utf8')),
+    ) as number[];
+    assert.equal(testbed.length, 3, 'cloud, edge and the proxy');
     first.child.kill('SIGKILL');
     await first.exited;
-    assert.ok(alive(testbedPid), 'the killed runner left its testbed running (what resume must clean up)');
+    assert.ok(testbed.every(alive), 'the killed runner left its testbed running (what resume must clean up)');
     const before = await doneRuns(dir);
     const second = start(['run', spec, '--resume', dir]);
     assert.equal(await second.exited, 0, second.output());
     assert.match(second.output(), /stopped the testbed a killed run had left behind/);
     assert.match(second.output(), new RegExp(`${4 - before.length} of 4 runs to do`));
-    assert.ok(!alive(testbedPid), 'the leftover testbed is gone');
+    assert.ok(!testbed.some(alive), 'the leftover testbed is gone');
     assert.deepEqual(await doneRuns(dir), ['c01-r1', 'c01-r2', 'c02-r1', 'c02-r2']);
     const rows = (await readFile(path.join(dir, 'runs.csv'), 'utf8')).trim().split('\n').slice(1);
     assert.equal(rows.length, 8, 'one row per run and site');
@@ -159,7 +162,7 @@ describe('the experiment runner on make dev', () => {
       entries.every((e) => e.endsWith('.partial') || done.includes(e)),
       entries.join(' '),
     );
-    assert.ok(!existsSync(path.join(dir, 'testbed.pid')), 'the testbed was stopped');
+    assert.ok(!existsSync(path.join(dir, 'testbed.pids')), 'the testbed was stopped');
   });
 
   it('smoke end to end: the report’s numbers are what the raw requests say; the report opens offline in Chromium', async (t) => {
@@ -167,7 +170,7 @@ describe('the experiment runner on make dev', () => {
     const out = path.join(work, 'results');
     const started = Date.now();
     const run = start(['run', 'smoke', '--out', out]);
-    assert.equal(await run.exited, 0, run.output());
+    assert.equal(await run.exited, 0, run.output().slice(-4000));
     const seconds = (Date.now() - started) / 1000;
     assert.ok(seconds < 180, `smoke took ${seconds} s (it must stay under 3 minutes)`);
     const dir = await resultDir(out);

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { roundTripSeconds } from '../topology/index.ts';
 import type { StoredPlan } from './analysis.ts';
 import { formatSeconds, type PlannedRun, planRuns, runSeconds } from './design.ts';
-import { choosePorts, type DevTestbed, startDevTestbed, stopLeftover } from './devbed.ts';
+import { choosePorts, type ExperimentTestbed, startExperimentTestbed, stopLeftover } from './devbed.ts';
 import { executeRun } from './execute.ts';
 import { codeVersion, hostInfo, versions } from './host.ts';
 import type { LoadedExperiment } from './load.ts';
@@ -188,7 +188,7 @@ export async function runExperiment(
 
   const abort = new AbortController();
   let interrupted = false;
-  let testbed: DevTestbed | null = null;
+  let testbed: ExperimentTestbed | null = null;
   const onSignal = (signal: string) => {
     if (interrupted) {
       print(`${signal} again: stopping now`);
@@ -217,7 +217,7 @@ export async function runExperiment(
         await testbed?.stop();
         const profileFile = path.join(dir, 'testbed-profile.json');
         await writeFile(profileFile, JSON.stringify(condition.profileDocument));
-        testbed = await startDevTestbed({ resultDir: dir, profileFile, ports });
+        testbed = await startExperimentTestbed({ resultDir: dir, profileFile, ports });
         key = computeKey(condition);
       }
       const runStart = Date.now();
@@ -233,7 +233,7 @@ export async function runExperiment(
         spec: x.spec,
         run,
         condition,
-        testbed: testbed as DevTestbed,
+        testbed: testbed as ExperimentTestbed,
         resultDir: dir,
         signal: abort.signal,
       });
