@@ -145,7 +145,8 @@ describe('service images in containers', { skip: skipUnless(docker), timeout: 20
         .withName(`mec-test-cloud-stop-${suffix}`)
         .withWaitStrategy(Wait.forLogMessage(/"msg":"listening"/)),
     );
-    const stopped = await extra.stop({ timeout: 10, remove: false });
+    // testcontainers takes the grace period in milliseconds (10 would be an immediate SIGKILL).
+    const stopped = await extra.stop({ timeout: 10_000, remove: false });
     const state = inspectState(`mec-test-cloud-stop-${suffix}`);
     execFileSync('docker', ['rm', '-f', `mec-test-cloud-stop-${suffix}`], { stdio: 'ignore' });
     assert.equal(state.Running, false);
