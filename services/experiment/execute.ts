@@ -103,7 +103,14 @@ export async function executeRun(o: {
         request: (i, phase) => workloadRequest(s, stream, i, phase),
         signal: o.signal,
         onRecord: (r) => {
-          writer.write({ ...r, run: run.id, condition: run.condition, repetition: run.repetition, site });
+          writer.write({
+            ...r,
+            run: run.id,
+            condition: run.condition,
+            repetition: run.repetition,
+            site,
+            workload: s.workload,
+          });
           o.onRequest?.(site, r);
         },
       });

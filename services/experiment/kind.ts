@@ -190,7 +190,12 @@ export function k6Job(o: {
  * experiment's scenarios, with the site and phase from the scenario's name. Lines before the header (anything k6
  * printed first) are skipped. Pure.
  */
-export function parseK6Csv(text: string, planned: PlannedRun, setting: 'new' | 'reused'): StoredRequest[] {
+export function parseK6Csv(
+  text: string,
+  planned: PlannedRun,
+  setting: 'new' | 'reused',
+  workload = '',
+): StoredRequest[] {
   const lines = text.split('\n');
   const start = lines.findIndex((l) => l.startsWith('metric_name,timestamp,metric_value'));
   if (start < 0) return [];
@@ -221,6 +226,7 @@ export function parseK6Csv(text: string, planned: PlannedRun, setting: 'new' | '
     };
     out.push({
       ...record,
+      workload,
       run: planned.id,
       condition: planned.condition,
       repetition: planned.repetition,
@@ -334,7 +340,7 @@ async function executeKindRun(o: {
     `--timeout=${Math.ceil(total)}s`,
   ]);
   const csv = await kubectl(['-n', NAMESPACE, 'logs', `job/${jobName(planned.id)}`]);
-  const requests = parseK6Csv(csv, planned, c.settings.connection);
+  const requests = parseK6Csv(csv, planned, c.settings.connection, c.settings.workload);
   if (requests.length === 0)
     throw new Error(`${planned.id}: k6 wrote no requests (the Job's log has no CSV)`);
   const dir = runDir(o.dir, planned.id);

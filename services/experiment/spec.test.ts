@@ -109,7 +109,7 @@ describe('experiment spec validation', () => {
       'fixed:\n  links.edge-cloud.latency: [1ms]\n',
       /must be a value the profile takes/,
     ],
-    ['duplicate key', 'repetitions: 3\nrepetitions: 4\n', /is not valid YAML: Map keys must be unique/],
+    ['duplicate key', 'repetitions: 3\nrepetitions: 4\n', /is written twice; keep one/],
   ];
   for (const [name, extra, expected] of table) {
     it(name, () => {

@@ -17,6 +17,7 @@ export const REQUEST_COLUMNS = [
   'condition',
   'repetition',
   'site',
+  'workload',
   'phase',
   'due_ms',
   'latency_ms',
@@ -33,6 +34,7 @@ export interface StoredRequest extends RequestRecord {
   condition: string;
   repetition: number;
   site: string;
+  workload: string;
 }
 
 /** `results/backhaul-20261202-013000`: the name and the UTC time it started. */
@@ -104,6 +106,7 @@ export class RequestWriter {
         r.condition,
         r.repetition,
         r.site,
+        r.workload,
         r.phase,
         r.dueMs,
         r.latencyMs,
@@ -168,6 +171,7 @@ export async function readRequests(file: string): Promise<StoredRequest[]> {
       condition: row.condition as string,
       repetition: num(row.repetition),
       site: row.site as string,
+      workload: row.workload ?? '',
       phase: row.phase as StoredRequest['phase'],
       dueMs: num(row.due_ms),
       latencyMs: num(row.latency_ms),

@@ -2,7 +2,7 @@
 // (file:line:column and the path in the document), saying what is wrong and what is allowed. Profiles the
 // conditions produce are checked by the topology model in resolve.ts, located at the level that produced them.
 import { isMap, isNode, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
-import { quote } from '../topology/index.ts';
+import { parseBoundedYaml, quote, type YamlLimits } from '../topology/index.ts';
 import {
   API_VERSION,
   CALIBRATION_KEYS,
@@ -67,6 +67,15 @@ export function formatSpecProblems(source: string, problems: SpecProblem[]): str
   });
   return `invalid experiment (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n${lines.join('\n')}`;
 }
+
+/** The largest built-in spec is 1 KiB and 150 tokens; these let through a listed design of a few hundred conditions. */
+export const SPEC_YAML_LIMITS: Readonly<YamlLimits> = Object.freeze({
+  maxBytes: 64 * 1024,
+  maxTokens: 10_000,
+  maxDepth: 12,
+  maxAliases: 64,
+  maxValues: 10_000,
+});
 
 export type SpecValidation = { ok: true; spec: ExperimentSpec } | { ok: false; problems: SpecProblem[] };
 
@@ -255,8 +264,17 @@ export function parseSpecDocument(
   text: string,
   source: string,
 ): { spec: ExperimentSpec; locate: (problems: SpecProblem[]) => SpecProblem[] } {
+  // The topology model's bounded reader refuses what would cost far more than a real spec to parse (huge text,
+  // deep nesting, alias bombs); a text it accepts is parsed again here for the lines and columns.
+  const bounded = parseBoundedYaml(text, SPEC_YAML_LIMITS);
+  if (!bounded.ok)
+    throw new SpecError(
+      source,
+      bounded.problems.map((p) => ({ at: p.path ? p.path.split('.') : [], message: p.message })),
+    );
   const lineCounter = new LineCounter();
-  const document = parseDocument(text, { uniqueKeys: true, prettyErrors: true, lineCounter });
+  // Keys written twice were refused above (the library's own check is quadratic in a mapping's keys).
+  const document = parseDocument(text, { uniqueKeys: false, prettyErrors: true, lineCounter });
   if (document.errors.length > 0) {
     throw new SpecError(
       source,
@@ -267,7 +285,7 @@ export function parseSpecDocument(
       })),
     );
   }
-  const result = validateSpec(document.toJS());
+  const result = validateSpec(bounded.value);
   if (!result.ok) throw new SpecError(source, locate(document, lineCounter, result.problems));
   return { spec: result.spec, locate: (problems) => locate(document, lineCounter, problems) };
 }
