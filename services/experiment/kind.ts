@@ -2,6 +2,7 @@
 // testbed's CLI, then k6 runs loadtest/experiment.ts as a Job on the ue node with the generated options (per site
 // in the run's order: a warm-up then the measured phase, at the condition's constant arrival rate) and writes every
 // request with its CSV output to the Job's log, which is read back into the same result set as on `make dev`.
+// A run whose site compute differs from the one before resizes the services first (CPU limit and SITE_CORES).
 // What kind cannot give here: the links' calibration (no raw ports from the UE: the run records none), and the
 // services' idle service time (the prediction is the network's part only). Pure builders, a thin kubectl layer.
 import { execFile } from 'node:child_process';
@@ -9,6 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { SITE_SERVICES, siteComputePatches } from '../../k8s/site-compute.ts';
 import type { RequestRecord } from '../loadgen/http.ts';
 import type { PlannedRun } from './design.ts';
 import type { RunRecord, SiteRecord } from './execute.ts';
@@ -16,7 +18,7 @@ import { watchHost } from './host.ts';
 import type { LoadedExperiment } from './load.ts';
 import { predictedNetworkSeconds } from './predict.ts';
 import type { ResolvedCondition } from './resolve.ts';
-import { finishResultSet, openResultSet } from './runner.ts';
+import { computeKey, finishResultSet, openResultSet } from './runner.ts';
 import type { ExperimentSpec, MeasuredSite, RunSettings } from './spec.ts';
 import { ensureDir, RequestWriter, runDir, type StoredRequest, writeJsonAtomic } from './store.ts';
 import { HIT_SEGMENTS } from './workloads.ts';
@@ -279,17 +281,36 @@ export async function runOnKind(
     print('\nSIGINT: stopping after the run under way; finished runs are kept');
   };
   process.on('SIGINT', onSigint);
+  let compute: string | null = null;
   try {
     for (const [i, planned] of pending.entries()) {
       if (interrupted) break;
       const c = stored.conditions.find((k) => k.id === planned.condition) as ResolvedCondition;
       print(`${i + 1}/${pending.length} ${planned.id} ${c.label}`);
+      if (computeKey(c) !== compute) {
+        await applySiteCompute(c);
+        compute = computeKey(c);
+      }
       await executeKindRun({ x, dir, planned, c, image, urls });
     }
   } finally {
     process.off('SIGINT', onSigint);
   }
   return (await finishResultSet(dir, x.spec.name, print)) ? 0 : 130;
+}
+
+/**
+ * The run's site compute on the testbed: each service's CPU limit and SITE_CORES from the profile's cores (the
+ * manifests' own patch, k8s/site-compute.ts), then the rollout waited for, so no run starts on the old pods.
+ */
+async function applySiteCompute(c: ResolvedCondition): Promise<void> {
+  for (const patch of siteComputePatches(c.topology, NAMESPACE))
+    await kubectl(
+      ['apply', '--server-side', '--field-manager=mec-testbed', '--force-conflicts', '-f', '-'],
+      JSON.stringify(patch),
+    );
+  for (const name of Object.values(SITE_SERVICES))
+    await kubectl(['-n', NAMESPACE, 'rollout', 'status', `deployment/${name}`, '--timeout=300s']);
 }
 
 async function executeKindRun(o: {
