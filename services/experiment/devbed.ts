@@ -87,8 +87,22 @@ export async function startExperimentTestbed(o: {
   return {
     ports: o.ports,
     async applyProfile(doc) {
-      const res = await fetch(`${admin}/api/v1/profile`, { method: 'PUT', body: JSON.stringify(doc) });
-      if (!res.ok) throw new Error(`the link proxy refused the profile: ${await res.text()}`);
+      // The proxy bounds the time it spends reading a profile; on a host this busy it can refuse a valid one
+      // for taking too long, or answer late. Each attempt waits longer; a profile refused for what it says is not
+      // retried (it was validated before the first run).
+      let last = '';
+      for (const wait of [0, 1, 2, 4, 8]) {
+        await new Promise((r) => setTimeout(r, wait * 1000));
+        try {
+          const res = await fetch(`${admin}/api/v1/profile`, { method: 'PUT', body: JSON.stringify(doc) });
+          if (res.ok) return;
+          last = await res.text();
+          if (!/took more than/.test(last)) break;
+        } catch (err) {
+          last = (err as Error).message;
+        }
+      }
+      throw new Error(`the link proxy refused the profile: ${last}`);
     },
     async stop() {
       await dev.stop('experiment done');

@@ -58,13 +58,13 @@ async function main(argv: string[]): Promise<number> {
         ? (line: string) => process.stdout.write(`\r\x1b[2K${line.slice(0, process.stdout.columns - 1)}`)
         : undefined;
       const print = tty ? (line: string) => process.stdout.write(`\r\x1b[2K${line}\n`) : undefined;
-      const { complete } = await runExperiment(x, {
+      const { complete, failed } = await runExperiment(x, {
         ...(values.resume ? { resume: values.resume } : {}),
         ...(values.out ? { outRoot: values.out } : {}),
         ...(print ? { print } : {}),
         ...(status ? { status } : {}),
       });
-      return complete ? 0 : 130;
+      return failed ? 1 : complete ? 0 : 130;
     }
     case 'report': {
       const [dir] = args;

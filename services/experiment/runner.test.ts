@@ -150,7 +150,7 @@ describe('the experiment runner on make dev', () => {
     run.child.kill('SIGINT');
     assert.equal(await run.exited, 130, run.output());
     assert.match(run.output(), /SIGINT: stopping/);
-    assert.match(run.output(), /interrupted: resume with {2}make experiment EXPERIMENT=tiny RESUME=/);
+    assert.match(run.output(), /not finished: resume with {2}make experiment EXPERIMENT=tiny RESUME=/);
     const done = await doneRuns(dir);
     assert.ok(done.length >= 1);
     const summary = JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as Summary;

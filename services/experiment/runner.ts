@@ -161,7 +161,7 @@ export async function finishResultSet(
   const complete = done.size === stored.plan.runs.length;
   if (!complete)
     print(
-      `interrupted: resume with  make experiment EXPERIMENT=${name} RESUME=${path.relative(process.cwd(), dir) || dir}`,
+      `not finished: resume with  make experiment EXPERIMENT=${name} RESUME=${path.relative(process.cwd(), dir) || dir}`,
     );
   return complete;
 }
@@ -169,7 +169,7 @@ export async function finishResultSet(
 export async function runExperiment(
   x: LoadedExperiment,
   o: RunOptions = {},
-): Promise<{ dir: string; complete: boolean }> {
+): Promise<{ dir: string; complete: boolean; failed: boolean }> {
   const print = o.print ?? ((l: string) => console.log(l));
   if (x.spec.target !== 'dev')
     throw new Error(`target ${x.spec.target} is run by the kind runner, not this one`);
@@ -208,6 +208,8 @@ export async function runExperiment(
   const started = Date.now();
   let finished = 0;
   let key: string | null = null;
+  /** Why the loop stopped before the end, when a run failed: the finished runs are still analysed. */
+  let failure = '';
   const ports = await choosePorts(o.env ?? process.env);
   try {
     for (const run of pending) {
@@ -236,6 +238,9 @@ export async function runExperiment(
         testbed: testbed as ExperimentTestbed,
         resultDir: dir,
         signal: abort.signal,
+      }).catch((err: Error) => {
+        failure = `${run.id} failed: ${err.message}`;
+        return null;
       });
       if (!record) {
         await setAsidePartial(dir, run.id);
@@ -245,13 +250,16 @@ export async function runExperiment(
       const drift = record.drifted ? ' (drifted: links off the profile before the run)' : '';
       print(`  ${run.id} done in ${formatSeconds((Date.now() - runStart) / 1000)}${drift}`);
     }
+  } catch (err) {
+    failure = (err as Error).message;
   } finally {
     await testbed?.stop();
     process.off('SIGINT', sigint);
     process.off('SIGTERM', sigterm);
   }
+  if (failure) print(`stopped: ${failure}`);
   const complete = await finishResultSet(dir, x.spec.name, print);
-  return { dir, complete };
+  return { dir, complete, failed: failure !== '' };
 }
 
 function bar(done: number, total: number, width = 20): string {
