@@ -110,6 +110,8 @@ function againstFactor(o: {
   unit: string;
   yTitle: string;
   yFormat?: string;
+  /** A scale that keeps small values readable beside a saturated tail (log; symlog when values cross zero). */
+  yScale?: 'log' | 'symlog';
   color: boolean;
   /** Crossovers to mark: where the estimate reaches zero, and its interval. */
   crossovers?: Array<{ others: string; at: number; from: number; to: number }>;
@@ -122,6 +124,7 @@ function againstFactor(o: {
     type: 'quantitative' as const,
     title: o.yTitle,
     ...(o.yFormat ? { axis: { format: o.yFormat } } : {}),
+    ...(o.yScale ? { scale: { type: o.yScale } } : {}),
   };
   const points = [{ filter: "datum.kind === 'point'" }];
   const layer: object[] = [
@@ -221,6 +224,7 @@ export function factorFigures(
         numeric,
         unit,
         yTitle: `${percentile} latency (ms)`,
+        ...(spread(latency) > 20 ? { yScale: 'log' as const } : {}),
         color: true,
       }),
     });
@@ -277,6 +281,7 @@ export function factorFigures(
           numeric,
           unit,
           yTitle: `cloud − edge ${percentile} (ms)`,
+          ...(spread(adv) > 20 ? { yScale: 'symlog' as const } : {}),
           color: false,
           crossovers: marks,
         }),
@@ -284,6 +289,15 @@ export function factorFigures(
     }
   }
   return figures;
+}
+
+/** How many times the largest magnitude in the rows exceeds the smallest non-zero one. */
+function spread(rows: Row[]): number {
+  const xs = rows
+    .flatMap((r) => [r.estimate, r.lower, r.upper, r.predicted])
+    .map(Math.abs)
+    .filter((v) => Number.isFinite(v) && v > 0);
+  return xs.length ? Math.max(...xs) / Math.min(...xs) : 1;
 }
 
 function interval(e: { estimate: number; lower: number; upper: number }) {
