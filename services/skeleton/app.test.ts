@@ -42,6 +42,11 @@ function waitForSlowRequest(): Promise<void> {
   return new Promise((resolve) => slowStarted.push(resolve));
 }
 
+/** The head of a POST to the body route with the given framing header (Content-Length or Transfer-Encoding). */
+function bodyRequest(framing: string): string {
+  return `POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n${framing}\r\n\r\n`;
+}
+
 async function assertJsonError(response: Response, status: number, code: string) {
   assert.equal(response.status, status);
   assert.match(response.headers.get('content-type') ?? '', /application\/json/);
@@ -187,8 +192,7 @@ describe('skeleton over HTTP', () => {
   });
 
   it('a chunked body that grows past the limit → 413; the rest is read off and dropped, not kept', async () => {
-    const head =
-      'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const head = bodyRequest('Transfer-Encoding: chunked');
     const chunk = `800\r\n${'a'.repeat(0x800)}\r\n`;
     const response = await rawRequest(svc.port, [head, chunk, chunk, chunk, '0\r\n\r\n'], {
       timeoutMs: 5000,
@@ -199,8 +203,7 @@ describe('skeleton over HTTP', () => {
   });
 
   it('a declared Content-Length over the limit → 413 at once, before any of the body arrives', async () => {
-    const head =
-      'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000000000\r\n\r\n';
+    const head = bodyRequest('Content-Length: 1000000000');
     const response = await rawRequest(svc.port, [head], { timeoutMs: 5000 });
     assert.equal(response.status, 413);
     assert.equal(JSON.parse(response.body).error.code, 'body_too_large');
@@ -208,8 +211,7 @@ describe('skeleton over HTTP', () => {
   });
 
   it('a chunked body that grows past the limit and never ends → 408 within REQUEST_TIMEOUT_SECONDS', async () => {
-    const head =
-      'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
+    const head = bodyRequest('Transfer-Encoding: chunked');
     const chunk = `800\r\n${'a'.repeat(0x800)}\r\n`;
     const response = await rawRequest(svc.port, [head, chunk, chunk], { timeoutMs: 8000 });
     assert.equal(response.status, 408);
@@ -317,8 +319,7 @@ describe('skeleton over HTTP', () => {
   });
 
   it('half-sent body (Content-Length promised, never delivered) → 408 and closed within the bound', async () => {
-    const head =
-      'POST /api/v1/body HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n';
+    const head = bodyRequest('Content-Length: 1000');
     const response = await rawRequest(svc.port, [head, 'only a little'], { timeoutMs: 8000 });
     assert.equal(response.status, 408);
     assert.equal(JSON.parse(response.body).error.code, 'request_timeout');

@@ -46,6 +46,24 @@ export function parseConfigPartial<S extends ConfigSpec>(
   return { config: config as ConfigOf<S>, errors };
 }
 
+/** A number within [min, max], written as `pattern` allows, or an error naming the range. */
+function rangeVar(
+  spec: { name: string; description: string; defaultValue: number; min: number; max: number },
+  pattern: RegExp,
+  kind: string,
+): ConfigVar<number> {
+  const { min, max } = spec;
+  return {
+    ...spec,
+    parse(raw) {
+      const value = Number(raw);
+      return pattern.test(raw) && Number.isFinite(value) && value >= min && value <= max
+        ? { value }
+        : { error: `expected ${kind} from ${min} to ${max}` };
+    },
+  };
+}
+
 export function integerVar(
   name: string,
   description: string,
@@ -53,19 +71,8 @@ export function integerVar(
   min: number,
   max: number,
 ): ConfigVar<number> {
-  return {
-    name,
-    description,
-    defaultValue,
-    parse(raw) {
-      if (!/^-?\d+$/.test(raw)) return { error: `expected a whole number from ${min} to ${max}` };
-      const value = Number(raw);
-      if (!Number.isSafeInteger(value) || value < min || value > max) {
-        return { error: `expected a whole number from ${min} to ${max}` };
-      }
-      return { value };
-    },
-  };
+  // Whole numbers only, and no more digits than a double holds exactly.
+  return rangeVar({ name, description, defaultValue, min, max }, /^-?\d{1,15}$/, 'a whole number');
 }
 
 export function numberVar(
@@ -75,18 +82,7 @@ export function numberVar(
   min: number,
   max: number,
 ): ConfigVar<number> {
-  return {
-    name,
-    description,
-    defaultValue,
-    parse(raw) {
-      const value = Number(raw);
-      if (!/^\d+(\.\d+)?$/.test(raw) || !Number.isFinite(value) || value < min || value > max) {
-        return { error: `expected a number from ${min} to ${max}` };
-      }
-      return { value };
-    },
-  };
+  return rangeVar({ name, description, defaultValue, min, max }, /^\d+(\.\d+)?$/, 'a number');
 }
 
 export function enumVar<const T extends string>(
