@@ -249,7 +249,27 @@ describe('overlays on a real API server', { skip: skipUnless(kubeBinaries), time
         ],
       ));
 
-    for (const sa of ['edge', 'cloud', 'grafana', 'blackbox-exporter', 'link-proxy']) {
+    it('link-proxy: reads the profile ConfigMap, nothing else', () =>
+      expect(
+        `${app}:link-proxy`,
+        [
+          { verb: 'get', resource: 'configmaps', namespace: sys, name: 'link-profile' },
+          { verb: 'list', resource: 'configmaps', namespace: sys, name: 'link-profile' },
+          { verb: 'watch', resource: 'configmaps', namespace: sys, name: 'link-profile' },
+        ],
+        [
+          { verb: 'list', resource: 'configmaps', namespace: sys },
+          { verb: 'get', resource: 'configmaps', namespace: sys, name: 'kube-root-ca.crt' },
+          { verb: 'patch', resource: 'configmaps', namespace: sys, name: 'link-profile' },
+          { verb: 'delete', resource: 'configmaps', namespace: sys, name: 'link-profile' },
+          { verb: 'get', resource: 'configmaps', namespace: app, name: 'link-profile' },
+          { verb: 'get', resource: 'secrets', namespace: app, name: 'grafana-admin' },
+          { verb: 'list', resource: 'pods', namespace: app },
+          { verb: 'list', resource: 'nodes' },
+        ],
+      ));
+
+    for (const sa of ['edge', 'cloud', 'grafana', 'blackbox-exporter']) {
       it(`${sa}: no API access at all`, () =>
         expect(
           `${app}:${sa}`,

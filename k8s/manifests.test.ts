@@ -235,8 +235,18 @@ describe('rendered overlays', { skip: skipUnless(kustomize) }, () => {
       }
     }
     assert.deepEqual(paths.sort(), ['edge->cloud', 'ue->cloud', 'ue->edge']);
-    const copy = get('kind-proxy', 'ConfigMap', 'link-profile', 'mec-testbed');
-    const original = get('kind-proxy', 'ConfigMap', 'link-profile', 'mec-testbed-system');
-    assert.deepEqual(copy.data, original.data);
+    // Both proxies follow the one profile ConfigMap the agents and the CLI use; no copy of it is rendered.
+    for (const name of ['link-proxy-ue', 'link-proxy-edge']) {
+      const [namespace, cm] = String(env(get('kind-proxy', 'Deployment', name), 'PROFILE_CONFIGMAP')).split(
+        '/',
+      );
+      assert.ok(get('kind-proxy', 'ConfigMap', cm ?? '', namespace), `${name}: PROFILE_CONFIGMAP exists`);
+    }
+    assert.equal(
+      (rendered.get('kind-proxy') ?? []).filter(
+        (o) => o.kind === 'ConfigMap' && o.metadata?.name === 'link-profile',
+      ).length,
+      1,
+    );
   });
 });

@@ -15,7 +15,7 @@ export const SYSTEM_NAMESPACE = 'mec-testbed-system';
 export const SITE_LABEL = 'mec-testbed.dev/site';
 export const UID = 1000;
 /** Flows whose other end is not a pod (kube-dns in kube-system, the API server, users): one side only. */
-export const ONE_SIDED_FLOWS = new Set(['dns', 'prometheus-api', 'users-to-ui']);
+export const ONE_SIDED_FLOWS = new Set(['dns', 'prometheus-api', 'proxy-api', 'users-to-ui']);
 
 const WORKLOAD_KINDS = new Set([
   'Deployment',

@@ -251,39 +251,6 @@ describe('the CLI on a real API server', { skip: skipUnless(kubeBinaries), timeo
     assert.deepEqual(inForce.roundTripSeconds, { edge: 0.01, cloud: 0.05 });
   });
 
-  it("profile with EMULATION=proxy: the proxies' copy is updated and the proxies rolled to load it", async () => {
-    const proxyManifests = join(dir, 'kind-proxy.yaml');
-    writeFileSync(proxyManifests, renderText('k8s/overlays/kind-proxy'));
-    await cp.kubectl([
-      'apply',
-      '--server-side',
-      '--field-manager=mec-testbed',
-      '--force-conflicts',
-      '-f',
-      proxyManifests,
-    ]);
-    const message = await switchProfile(c, '4g-lte');
-    assert.match(message, /Restarted 2 link proxy deployment\(s\)/);
-    const copy = await readConfigMap(c, 'mec-testbed', PROFILE_CONFIGMAP.name);
-    const original = await readConfigMap(c, PROFILE_CONFIGMAP.namespace, PROFILE_CONFIGMAP.name);
-    assert.equal(copy?.data?.[PROFILE_CONFIGMAP.key], original?.data?.[PROFILE_CONFIGMAP.key]);
-    assert.match(copy?.data?.[PROFILE_CONFIGMAP.key] ?? '', /name: 4g-lte/);
-    for (const name of ['link-proxy-ue', 'link-proxy-edge']) {
-      const d = await c.apps.readNamespacedDeployment({ name, namespace: 'mec-testbed' });
-      const annotations = d.spec?.template.metadata?.annotations ?? {};
-      assert.equal(annotations['mec-testbed.dev/profile'], '4g-lte', name);
-      assert.ok(annotations['kubectl.kubernetes.io/restartedAt'], name);
-      // The controller rolls it: a new ReplicaSet for the new template.
-      await eventually(
-        async () => {
-          const fresh = await c.apps.readNamespacedDeployment({ name, namespace: 'mec-testbed' });
-          return (fresh.status?.observedGeneration ?? 0) >= (fresh.metadata?.generation ?? 1);
-        },
-        { timeoutMs: 30_000, what: `the controller to see ${name}'s new template` },
-      );
-    }
-  });
-
   it('ensure-secrets: creates the Grafana admin password once, then keeps it', async () => {
     assert.equal(await ensureGrafanaSecret(c), true);
     const first = await c.core.readNamespacedSecret({ name: 'grafana-admin', namespace: 'mec-testbed' });

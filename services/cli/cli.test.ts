@@ -22,7 +22,6 @@ import {
   prepareProfile,
   profileConfigMap,
   profileInConfigMap,
-  restartPatch,
 } from './link-profile.ts';
 import { loadPrediction } from './main.ts';
 import {
@@ -334,14 +333,6 @@ describe('link profiles', () => {
     const broken: V1ConfigMap = { data: { [PROFILE_CONFIGMAP.key]: 'name: [' } };
     const r = profileInConfigMap(broken);
     assert.ok(!r.ok && /not valid YAML/.test(r.message));
-  });
-
-  it('rolls the proxies with the profile named in their template', () => {
-    const patch = restartPatch('link-proxy-ue', 'mec-testbed', 'far-cloud', '2026-01-01T00:00:00Z');
-    assert.deepEqual(patch.spec.template.metadata.annotations, {
-      'mec-testbed.dev/profile': 'far-cloud',
-      'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z',
-    });
   });
 });
 

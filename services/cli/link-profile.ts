@@ -3,6 +3,7 @@
 // topology model has validated it (an invalid profile never reaches the cluster).
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
+import { PROFILE_CONFIGMAP } from '../kube/profile.ts';
 import {
   DEFAULT_PRESET,
   type LinkProfileDocument,
@@ -11,11 +12,7 @@ import {
   type Topology,
 } from '../topology/index.ts';
 
-export const PROFILE_CONFIGMAP = Object.freeze({
-  name: 'link-profile',
-  namespace: 'mec-testbed-system',
-  key: 'profile.yaml',
-});
+export { PROFILE_CONFIGMAP } from '../kube/profile.ts';
 
 /** Annotation naming the profile on the ConfigMap, so `kubectl get cm -o yaml` and the CLI show it at a glance. */
 export const PROFILE_NAME_ANNOTATION = 'mec-testbed.dev/profile';
@@ -60,20 +57,14 @@ export function prepareProfile(nameOrPath: string, readText: (path: string) => s
   return { name: topology.name, source, text, topology };
 }
 
-/** With EMULATION=proxy, a copy of the profile lives beside the proxies (k8s/components/emulation-proxy). */
-export const PROXY_PROFILE_NAMESPACE = 'mec-testbed';
-
 /** The ConfigMap to server-side apply for a prepared profile. */
-export function profileConfigMap(
-  profile: PreparedProfile,
-  namespace: string = PROFILE_CONFIGMAP.namespace,
-): V1ConfigMap {
+export function profileConfigMap(profile: PreparedProfile): V1ConfigMap {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: {
       name: PROFILE_CONFIGMAP.name,
-      namespace,
+      namespace: PROFILE_CONFIGMAP.namespace,
       labels: { 'app.kubernetes.io/part-of': 'mec-testbed', 'app.kubernetes.io/component': 'emulation' },
       annotations: { [PROFILE_NAME_ANNOTATION]: profile.name },
     },
@@ -96,23 +87,4 @@ export function profileInConfigMap(
   } catch (err) {
     return { ok: false, message: (err as Error).message };
   }
-}
-
-/**
- * The apply patch that rolls a Deployment (what `kubectl rollout restart` does), naming the profile that caused
- * it: the link proxies read their profile file once at start.
- */
-export function restartPatch(name: string, namespace: string, profile: string, at: string) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace },
-    spec: {
-      template: {
-        metadata: {
-          annotations: { [PROFILE_NAME_ANNOTATION]: profile, 'kubectl.kubernetes.io/restartedAt': at },
-        },
-      },
-    },
-  };
 }

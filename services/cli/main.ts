@@ -25,14 +25,7 @@ import {
   serverSideApply,
   UserError,
 } from './kube.ts';
-import {
-  PROFILE_CONFIGMAP,
-  PROXY_PROFILE_NAMESPACE,
-  prepareProfile,
-  profileConfigMap,
-  profileInConfigMap,
-  restartPatch,
-} from './link-profile.ts';
+import { PROFILE_CONFIGMAP, prepareProfile, profileConfigMap, profileInConfigMap } from './link-profile.ts';
 import {
   assess,
   daemonSetState,
@@ -207,28 +200,7 @@ export async function switchProfile(c: Cluster, nameOrPath: string): Promise<str
   );
   await serverSideApply(c, profileConfigMap(prepared));
   const from = before.ok ? before.topology.name : 'none';
-  const lines = [
-    `Link profile ${from} -> ${prepared.name} (from ${prepared.source}); the link agents apply it within seconds (make status shows what each applied).`,
-  ];
-  // EMULATION=proxy: the proxies read a copy in their own namespace, from a file, once at start.
-  if (await readConfigMap(c, PROXY_PROFILE_NAMESPACE, PROFILE_CONFIGMAP.name)) {
-    await serverSideApply(c, profileConfigMap(prepared, PROXY_PROFILE_NAMESPACE));
-    const proxies = await c.apps.listNamespacedDeployment({
-      namespace: PROXY_PROFILE_NAMESPACE,
-      labelSelector: 'app.kubernetes.io/name=link-proxy',
-    });
-    const at = new Date().toISOString();
-    for (const d of proxies.items) {
-      await serverSideApply(
-        c,
-        restartPatch(d.metadata?.name ?? '', PROXY_PROFILE_NAMESPACE, prepared.name, at),
-      );
-    }
-    lines.push(
-      `Restarted ${proxies.items.length} link proxy deployment(s) to load it (their open connections are reset).`,
-    );
-  }
-  return lines.join('\n');
+  return `Link profile ${from} -> ${prepared.name} (from ${prepared.source}); the link agents and proxies apply it within seconds (make status shows what each agent applied).`;
 }
 
 /** Waits (bounded) for every site node's agent to report, then says whether netem works everywhere. */

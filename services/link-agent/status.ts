@@ -19,11 +19,12 @@ import {
   PatchStrategy,
   type V1ConfigMap,
 } from '@kubernetes/client-node';
+import { PROFILE_CONFIGMAP as PROFILE } from '../kube/profile.ts';
 import type { ProbeCause } from './probe.ts';
 
-export const NAMESPACE = 'mec-testbed-system';
-export const PROFILE_CONFIGMAP = 'link-profile';
-export const PROFILE_KEY = 'profile.yaml';
+export const NAMESPACE: string = PROFILE.namespace;
+export const PROFILE_CONFIGMAP: string = PROFILE.name;
+export const PROFILE_KEY: string = PROFILE.key;
 export const STATUS_PREFIX = 'link-agent-status-';
 export const STATUS_KEY = 'status.json';
 export const FIELD_MANAGER = 'mec-link-agent';

@@ -31,7 +31,8 @@ export interface ProxyConfig {
   seed: number | undefined;
   logLevel: LogLevel;
   shutdownTimeoutSeconds: number;
-  profilePollSeconds: number;
+  /** PROFILE_CONFIGMAP: the profile follows this ConfigMap through the API instead of PROFILE. */
+  profileConfigMap: { namespace: string; name: string } | undefined;
 }
 
 /** Any non-empty text (a preset name or a file path: which one is decided when the profile is loaded). */
@@ -49,6 +50,9 @@ function optionalIntegerVar(
   const inner = integerVar(name, description, 0, min, max);
   return { name, description, defaultValue: undefined, parse: (raw) => inner.parse(raw) };
 }
+
+/** A ConfigMap named as namespace/name. */
+const CONFIGMAP_REF = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 /** The proxy's variables (flags, where there is one, win over them). */
 export const proxyConfigSpec = {
@@ -90,13 +94,16 @@ export const proxyConfigSpec = {
     0,
     3600,
   ),
-  profilePollSeconds: integerVar(
-    'PROFILE_POLL_SECONDS',
-    'when PROFILE is a file (e.g. a mounted ConfigMap), re-read it this often and apply a changed one if valid, else keep the old (0: never)',
-    2,
-    0,
-    3600,
-  ),
+  profileConfigMap: {
+    name: 'PROFILE_CONFIGMAP',
+    description:
+      'namespace/name of a ConfigMap whose key profile.yaml holds the profile: watched through the Kubernetes API (in a pod, or with KUBECONFIG), every valid change applied at once with connections kept; PROFILE is then not read (empty: PROFILE)',
+    defaultValue: '',
+    parse: (raw: string) =>
+      raw === '' || CONFIGMAP_REF.test(raw)
+        ? { value: raw }
+        : { error: 'expected namespace/name, e.g. mec-testbed-system/link-profile' },
+  },
 } as const satisfies ConfigSpec;
 
 export const USAGE = `node services/link-proxy/main.ts [--profile NAME|FILE] [--route SPEC]... [--admin-port N]
@@ -208,7 +215,12 @@ export function parseProxyConfig(
     seed: v.seed,
     logLevel: v.logLevel,
     shutdownTimeoutSeconds: v.shutdownTimeoutSeconds,
-    profilePollSeconds: v.profilePollSeconds,
+    profileConfigMap: v.profileConfigMap
+      ? {
+          namespace: v.profileConfigMap.split('/')[0] as string,
+          name: v.profileConfigMap.split('/')[1] as string,
+        }
+      : undefined,
   };
   return errors.length > 0 ? { ok: false, errors } : { ok: true, config };
 }

@@ -3,13 +3,15 @@
 import { readFile } from 'node:fs/promises';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { createLogger } from '../skeleton/logger.ts';
 import { metricsText } from '../skeleton/metrics-text.ts';
-import { loadProfile, PRESETS, ProfileError, parseProfileText } from '../topology/index.ts';
+import { loadProfile, PRESETS, type Topology } from '../topology/index.ts';
 import { createAdminServer } from './admin.ts';
 import type { LogLevel, ProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
 import { createMetrics } from './metrics.ts';
+import { type ProfileWatch, watchProfile } from './profile-watch.ts';
 import { LinkProxy } from './proxy.ts';
 import { Scheduler } from './timer.ts';
 
@@ -29,16 +31,43 @@ export interface LinkProxyService {
   stop(timeoutSeconds?: number): Promise<void>;
 }
 
-export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<LinkProxyService> {
-  const topology = await loadProfile(config.profile);
-  const scheduler = new Scheduler();
+export async function startLinkProxy(
+  config: ProxyConfig,
+  log: Log,
+  /** PROFILE_CONFIGMAP's API (default: in-cluster, or KUBECONFIG) and its pause after a failure (tests). */
+  options: { kubeConfig?: KubeConfig; restartDelayMs?: number } = {},
+): Promise<LinkProxyService> {
   const metrics = createMetrics();
+  // In the cluster the profile follows the link-profile ConfigMap; elsewhere it is PROFILE, changed by the
+  // admin API's PUT.
+  let proxy: LinkProxy | undefined;
+  let watch: ProfileWatch | undefined;
+  let topology: Topology;
+  let document: unknown;
+  if (config.profileConfigMap) {
+    watch = watchProfile({
+      ...config.profileConfigMap,
+      log,
+      apply: (t, text) => {
+        const applied = proxy?.setTopology(t, text) ?? { ok: false as const, problems: [] };
+        return applied.ok ? applied : { ok: false, why: applied.problems.map((p) => p.message).join('; ') };
+      },
+      outcome: (outcome) => metrics.profileChanges.inc({ outcome }),
+      ...(options.kubeConfig ? { kc: options.kubeConfig } : {}),
+      ...(options.restartDelayMs === undefined ? {} : { restartDelayMs: options.restartDelayMs }),
+    });
+    ({ topology, text: document } = await watch.first);
+  } else {
+    topology = await loadProfile(config.profile);
+    document = PRESETS[config.profile] ?? (await readFile(config.profile, 'utf8'));
+  }
+  const scheduler = new Scheduler();
   scheduler.onLateness = (ns, cause) => {
     metrics.lateness.observe(ns / 1e9);
     if (cause) metrics.lateReleases.inc({ cause });
   };
   const rng = config.seed === undefined ? Math.random : seededRng(config.seed);
-  const proxy = new LinkProxy(
+  proxy = new LinkProxy(
     {
       scheduler,
       metrics,
@@ -49,11 +78,12 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     },
     topology,
     config.routes,
-    PRESETS[config.profile] ?? (await readFile(config.profile, 'utf8')),
+    document,
   );
-  await proxy.start();
-  const admin = createAdminServer(proxy, {
-    ready: () => proxy.routes.every((r) => r.listening || proxy.faultsOn(r).includes('refuse')),
+  const running = proxy;
+  await running.start();
+  const admin = createAdminServer(running, {
+    ready: () => running.routes.every((r) => r.listening || running.faultsOn(r).includes('refuse')),
     metrics: async () => ({
       contentType: metrics.registry.contentType,
       body: await metricsText(metrics.registry),
@@ -70,7 +100,7 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
     lossMode: config.lossMode,
     idleTimeoutSeconds: config.idleTimeoutSeconds,
     timerSlack: scheduler.slackReduced ? '1us' : 'default (could not set /proc/self/timerslack_ns)',
-    routes: proxy.describe().map((r) => `${r.listen} ${r.path} [${r.links.join('+')}] -> ${r.upstream}`),
+    routes: running.describe().map((r) => `${r.listen} ${r.path} [${r.links.join('+')}] -> ${r.upstream}`),
   });
   if (config.lossMode === 'none' && topology.links.some((l) => l.impairment.loss > 0)) {
     log(
@@ -78,48 +108,14 @@ export async function startLinkProxy(config: ProxyConfig, log: Log): Promise<Lin
       'packet loss is not emulated by a TCP proxy (LOSS_MODE=rto approximates it); use the netem backend for loss',
     );
   }
-  // A profile file (in the cluster: the link-profile ConfigMap, mounted) is re-read while running, so editing
-  // it changes the links within PROFILE_POLL_SECONDS; an invalid edit is logged and the old profile stays.
-  let poll: NodeJS.Timeout | undefined;
-  if (!PRESETS[config.profile] && config.profilePollSeconds > 0) {
-    let lastText = typeof proxy.profileDocument === 'string' ? proxy.profileDocument : '';
-    poll = setInterval(async () => {
-      let text: string;
-      try {
-        text = await readFile(config.profile, 'utf8');
-      } catch (err) {
-        return log('warn', 'cannot re-read the profile file', {
-          file: config.profile,
-          error: (err as Error).message,
-        });
-      }
-      if (text === lastText) return;
-      lastText = text;
-      try {
-        const next = parseProfileText(text, config.profile);
-        const applied = proxy.setTopology(next, text);
-        if (!applied.ok) throw new ProfileError(config.profile, applied.problems);
-        metrics.profileChanges.inc({ outcome: 'applied' });
-        log('info', 'profile file changed: applied', { profile: next.name, file: config.profile });
-      } catch (err) {
-        metrics.profileChanges.inc({ outcome: 'rejected' });
-        log('error', 'profile file changed but is invalid: the old profile stays in force', {
-          file: config.profile,
-          profile: proxy.topology.name,
-          error: (err as Error).message,
-        });
-      }
-    }, config.profilePollSeconds * 1000);
-    poll.unref();
-  }
   return {
-    proxy,
+    proxy: running,
     admin,
     adminPort,
-    routePorts: () => proxy.routes.map((r) => r.port()),
+    routePorts: () => running.routes.map((r) => r.port()),
     async stop(timeoutSeconds = 0) {
-      if (poll) clearInterval(poll);
-      await proxy.close(timeoutSeconds * 1000);
+      await watch?.stop();
+      await running.close(timeoutSeconds * 1000);
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
       scheduler.close();

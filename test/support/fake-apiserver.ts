@@ -1,8 +1,9 @@
 // An in-process stand-in for the two API paths the agent reads (ConfigMaps of one namespace, Nodes), with
 // list + watch semantics close enough to kube-apiserver's for the informer: resourceVersions, streamed watch
 // events, a 410 Gone for a resourceVersion older than the last compaction, and server-side-apply PATCHes of
-// ConfigMaps (stored, not interpreted). It lets cluster.ts be tested for watch expiry and API server restarts
-// where the real control plane (cluster.test.ts) is not built. Plain HTTP on 127.0.0.1.
+// ConfigMaps (stored, not interpreted). It lets the agent's and the proxy's watches be tested for watch expiry
+// and API server restarts where the real control plane is not built. Plain HTTP, on 127.0.0.1 unless a test's
+// containers must reach it.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
@@ -35,13 +36,17 @@ export class FakeApiServer {
     this.namespace = namespace;
   }
 
-  async start(port = 0): Promise<void> {
+  /** The address it listens on (start's `host`), for kubeConfig(). */
+  host = '127.0.0.1';
+
+  async start(port = 0, host = '127.0.0.1'): Promise<void> {
+    this.host = host;
     const server = createServer((req, res) => this.#handle(req, res));
     server.on('connection', (s) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
     });
-    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(port, host, resolve));
     this.#server = server;
     this.port = (server.address() as AddressInfo).port;
   }
@@ -55,10 +60,13 @@ export class FakeApiServer {
     this.#server = undefined;
   }
 
-  kubeConfig(): KubeConfig {
+  /** A kubeconfig for it, reached at `server` (default: where it listens). */
+  kubeConfig(
+    server = `http://${this.host === '0.0.0.0' ? '127.0.0.1' : this.host}:${this.port}`,
+  ): KubeConfig {
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${this.port}`, skipTLSVerify: true }],
+      clusters: [{ name: 'fake', server, skipTLSVerify: true }],
       users: [{ name: 'fake', token: 'fake' }],
       contexts: [{ name: 'fake', cluster: 'fake', user: 'fake' }],
       currentContext: 'fake',
