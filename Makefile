@@ -81,6 +81,10 @@ link-agent-image: ## Build mec-testbed/link-agent:dev (Node base + Debian's tc/i
 	services/link-agent/image/build.sh
 
 ##@ Benchmarks
+.PHONY: bench-overhead
+bench-overhead: node_modules ## The testbed's own overhead as the UE sees it on make dev (measured − configured round trip, p50/p99, echo at 100/500/1,000 req/s) and what scraping /metrics every second costs
+	$(NODE) bench/overhead.ts $(ARGS)
+
 .PHONY: bench-services
 bench-services: node_modules ## Edge echo throughput and p50/p99 vs a bare node:http server (ratio), and inspect megapixels/s
 	$(NODE) bench/services-throughput.ts

@@ -11,7 +11,7 @@ import { createAdminServer } from './admin.ts';
 import type { LogLevel, ProxyConfig } from './config.ts';
 import { seededRng } from './jitter.ts';
 import { createMetrics } from './metrics.ts';
-import { type ProfileWatch, watchProfile } from './profile-watch.ts';
+import type { ProfileWatch } from './profile-watch.ts';
 import { LinkProxy } from './proxy.ts';
 import { Scheduler } from './timer.ts';
 
@@ -45,6 +45,8 @@ export async function startLinkProxy(
   let topology: Topology;
   let document: unknown;
   if (config.profileConfigMap) {
+    // Loaded only here: the Kubernetes client is most of the proxy's memory, and make dev does not need it.
+    const { watchProfile } = await import('./profile-watch.ts');
     watch = watchProfile({
       ...config.profileConfigMap,
       log,
