@@ -234,35 +234,6 @@ describe('link proxy through real sockets', () => {
   });
 });
 
-describe('profile file', () => {
-  it('re-reads a changed profile file (a mounted ConfigMap); an invalid edit keeps the old profile', async () => {
-    const file = join(mkdtempSync(join(TMP, 'profile-')), 'profile.yaml');
-    const svc = await start(
-      profileYaml('first', '{ latency: 1ms }'),
-      ['0=ue->edge=127.0.0.1:9'],
-      { PROFILE_POLL_SECONDS: '1' },
-      file,
-    );
-    const name = async () => (await admin(svc, 'GET', '/api/v1/profile')).body.topology.name as string;
-    const waitFor = async (want: string) => {
-      for (let i = 0; i < 50 && (await name()) !== want; i++) await new Promise((r) => setTimeout(r, 100));
-      return name();
-    };
-    try {
-      assert.equal(await name(), 'first');
-      writeFileSync(file, profileYaml('second', '{ latency: 3ms }'));
-      assert.equal(await waitFor('second'), 'second');
-      writeFileSync(file, profileYaml('broken', '{ latency: 3 }'));
-      await new Promise((r) => setTimeout(r, 2500));
-      assert.equal(await name(), 'second');
-      const metrics = await (await fetch(`http://127.0.0.1:${svc.adminPort()}/metrics`)).text();
-      assert.match(metrics, /mec_link_proxy_profile_changes_total\{outcome="rejected"\} 1/);
-    } finally {
-      await svc.stop();
-    }
-  });
-});
-
 describe('jitter and ordering', () => {
   let echo: Awaited<ReturnType<typeof echoServer>>;
   let svc: LinkProxyService;
