@@ -11,7 +11,9 @@
 // edge → CoreDNS's readiness port), and a policy added at run time opens a flow that a deletion closes again.
 //
 // Then the link agent's DaemonSet pod (hostNetwork, root with NET_ADMIN only, in mec-testbed-system) runs on the same
-// node and talks to the API server through the `kubernetes` Service, as in-cluster clients do.
+// node and talks to the API server through the `kubernetes` Service, as in-cluster clients do; and so does the
+// edge-side link proxy of the kind-proxy overlay, which watches the profile ConfigMap with its own account, through
+// its NetworkPolicy to the API server.
 //
 // What differs from the kind cluster, and why:
 // - kind has a node per site; this machine runs one node (fixed ports, one bridge), labelled
@@ -36,8 +38,10 @@ import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
 import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
+import { stringify } from 'yaml';
 import type { Manifest } from '../../k8s/render.ts';
 import { kustomize, renderOverlay } from '../../k8s/render.ts';
+import { PRESETS } from '../../services/topology/index.ts';
 import { syntheticImage } from '../../services/workloads/inspect/synthetic.ts';
 import { imageRef, withImageTags } from '../support/images.ts';
 import type { ControlPlane, KubeNode } from '../support/kube.ts';
@@ -56,7 +60,7 @@ import { skipUnless } from '../support/requirements.ts';
 
 const ns = 'mec-testbed';
 const SITE = 'mec-testbed.dev/site';
-const images = [imageRef('edge'), imageRef('cloud'), imageRef('link-agent')];
+const images = [imageRef('edge'), imageRef('cloud'), imageRef('link-agent'), imageRef('link-proxy')];
 
 /** The address the node uses (as hack/kube/node.sh finds it): the API server advertises it to pods. */
 function hostIP(): string {
@@ -597,6 +601,61 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
     t.diagnostic(
       `link agent: apply → Ready ${((Date.now() - t0) / 1000).toFixed(1)} s; netem ${(status.netem as { available: boolean }).available ? 'available' : 'unavailable'} on this kernel`,
     );
+  });
+
+  it('runs a link proxy pod: it follows the profile ConfigMap through the API with its own account, a change in force within 2 s', async (t) => {
+    const system = 'mec-testbed-system';
+    const proxyObjects = withImageTags(renderOverlay('kind-proxy')).filter(
+      (o) =>
+        (['ServiceAccount', 'Role', 'RoleBinding'].includes(o.kind ?? '') &&
+          o.metadata?.name === 'link-proxy') ||
+        (o.kind === 'Deployment' && o.metadata?.name === 'link-proxy-edge') ||
+        (o.kind === 'Service' && o.metadata?.name === 'cloud-direct') ||
+        (o.kind === 'ConfigMap' && o.metadata?.name === 'link-profile' && o.metadata?.namespace === system) ||
+        (o.kind === 'NetworkPolicy' && /^proxy-/.test(o.metadata?.name ?? '')),
+    );
+    for (const o of proxyObjects) await serverSideApply(cp.kc, o);
+    const t0 = Date.now();
+    await eventually(
+      async () =>
+        (
+          await cp.kc
+            .makeApiClient(AppsV1Api)
+            .readNamespacedDeployment({ name: 'link-proxy-edge', namespace: ns })
+        ).status?.readyReplicas === 1,
+      {
+        timeoutMs: 180_000,
+        what: 'the link-proxy-edge pod to be Ready (its first profile read through the API)',
+      },
+    );
+    const pod = (
+      await cp.kc
+        .makeApiClient(CoreV1Api)
+        .listNamespacedPod({ namespace: ns, labelSelector: 'app.kubernetes.io/name=link-proxy' })
+    ).items.find((p) => !p.metadata?.deletionTimestamp) as V1Pod;
+    const metrics = `http://${pod.status?.podIP}:8474/metrics`;
+    const profileIs = async (name: string) =>
+      new RegExp(`^mec_link_profile_info\\{profile="${name}",backend="proxy"\\} 1$`, 'm').test(
+        await (await fetch(metrics, { signal: AbortSignal.timeout(5000) })).text(),
+      );
+    const cm = proxyObjects.find((o) => o.kind === 'ConfigMap') as Manifest;
+    const first = /^name: (\S+)$/m.exec(String(cm.data['profile.yaml']))?.[1] ?? '';
+    assert.ok(await profileIs(first), `the pod serves the ConfigMap's profile (${first})`);
+    // A switch, as `make profile` writes it: the proxy must have it within 2 s.
+    const switched = { ...cm, data: { 'profile.yaml': stringify(PRESETS['far-cloud']) } };
+    await serverSideApply(cp.kc, switched);
+    const applied = Date.now();
+    await eventually(() => profileIs('far-cloud'), {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'the proxy pod to apply the switched profile',
+    });
+    const ms = Date.now() - applied;
+    t.diagnostic(
+      `link proxy pod: apply → Ready ${((Date.now() - t0) / 1000).toFixed(1)} s; a switch in force after ${ms} ms`,
+    );
+    assert.ok(ms <= 2000, `the switch took ${ms} ms`);
+    await serverSideApply(cp.kc, cm);
   });
 
   it('reports what the pods use (kubelet stats summary)', async (t) => {
