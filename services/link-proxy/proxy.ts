@@ -1,6 +1,6 @@
 // The link proxy's runtime: listeners, connections and the two pipes of each connection. Every decision
 // (when a chunk leaves, how the handshake is timed) is made in schedule.ts; this file reads sockets,
-// applies those decisions on the precise scheduler, and keeps the books (metrics, stats, faults).
+// applies those decisions on the scheduler (timer.ts), and keeps the books (metrics, stats, faults).
 import net from 'node:net';
 import {
   type DirectedLink,
