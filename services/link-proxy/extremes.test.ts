@@ -2,8 +2,9 @@
 // answer to SIGTERM are part of the claim. Each profile here once did one of: stopped the proxy (a denormal
 // rate made a release time infinite), left every link hung even after a good profile was restored (a rate so
 // small that a release lay beyond the helper thread's 64-bit clock), or spun both CPUs and held SIGTERM off
-// (an infinite rate made a release time NaN). Now each is clamped by schedule.ts: the process lives, idles,
-// carries traffic again once a good profile is in, and stops on SIGTERM within its grace period.
+// (an infinite rate made a release time NaN). The validator now refuses those numbers, and schedule.ts clamps
+// what it computes besides; the validator's own extremes are here too. Whichever holds, the process lives,
+// idles, carries traffic again once a good profile is in, and stops on SIGTERM within its grace period.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -77,6 +78,12 @@ describe('profiles at the extremes, against the proxy process', () => {
       chunks: 10,
     },
   ];
+  cases.push({
+    what: "the validator's slowest link with its longest latency",
+    ueEdge: '{ latency: 10s, jitter: 10s, rate: 1kbit }',
+    bytes: 20_000,
+    chunks: 1,
+  });
   for (const c of cases) {
     it(`${c.what}: it lives, idles, carries traffic once a good profile is back, and stops on SIGTERM`, async () => {
       const [port = 0, admin = 0] = await freePorts(2);
@@ -113,7 +120,7 @@ describe('profiles at the extremes, against the proxy process', () => {
           }
         };
         const status = await put(profile(c.ueEdge));
-        // Accepted today; should the validator come to refuse it, that holds it too.
+        // Refused by the validator, or accepted and clamped: either way the rest must hold.
         assert.ok(status === 200 || status === 400, `PUT answered ${status}`);
         // Traffic under it; a slow link may hold it (its backlog is released within the clamp, an hour).
         await Promise.all(Array.from({ length: 5 }, () => echo(port, c.bytes, c.chunks, 3000)));

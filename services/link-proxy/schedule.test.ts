@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Impairment, JITTER_DISTRIBUTIONS, ProfileError, parseProfileText } from '../topology/index.ts';
+import {
+  type Impairment,
+  JITTER_DISTRIBUTIONS,
+  ProfileError,
+  parseProfileText,
+  RANGES,
+} from '../topology/index.ts';
 import { seededRng } from './jitter.ts';
 import {
   bucketFor,
@@ -208,7 +214,15 @@ describe('handshake', () => {
 describe('extremes: nothing a profile can say makes a release time infinite, NaN or beyond the clock', () => {
   const zeros = (n: number) => '0'.repeat(n);
   // Each field at the edges of what it may be written as: tiny, huge, absurdly precise, denormal, overflowing.
+  // The validator's own bounds first (RANGES: each at its minimum, maximum and one step inside), then what lies
+  // beyond them, which it should refuse and the clamps must hold all the same.
+  const { durationSeconds: d, rateBitsPerSecond: r, loss: l } = RANGES;
+  const us = (seconds: number) => `${Math.round(seconds * 1e6)}us`;
   const durations = [
+    us(d.min),
+    us(d.min + d.step),
+    us(d.max - d.step),
+    us(d.max),
     '0ms',
     '0.000001us',
     `0.${zeros(400)}1s`,
@@ -218,6 +232,10 @@ describe('extremes: nothing a profile can say makes a release time infinite, NaN
     `1${zeros(400)}us`,
   ];
   const rates = [
+    `${r.min}bit`,
+    `${r.min + r.step}bit`,
+    `${r.max - r.step}bit`,
+    `${r.max}bit`,
     `0.${zeros(319)}1bit`, // a denormal: 64 KiB at this rate takes longer than a double can count
     `0.${zeros(20)}1bit`,
     '1bit',
@@ -226,7 +244,14 @@ describe('extremes: nothing a profile can say makes a release time infinite, NaN
     `1${zeros(300)}Gbit`,
     `1${zeros(400)}Gbit`, // Infinity
   ];
-  const losses = ['0%', '0.9999999999999999', '99.99999999999999%', `0.${zeros(400)}1%`];
+  const losses = [
+    `${l.min}`,
+    `${(l.below - l.step).toFixed(6)}`,
+    '0%',
+    '0.9999999999999999',
+    '99.99999999999999%',
+    `0.${zeros(400)}1%`,
+  ];
   const link = (f: {
     latency?: string;
     jitter?: string;
