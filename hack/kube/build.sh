@@ -7,6 +7,7 @@
 #   hack/kube/build.sh --bin-dir  only print the directory (nothing is built)
 #   hack/kube/build.sh --with-node  also kubelet, kube-scheduler, kube-proxy, CoreDNS and kube-router, for
 #                                   hack/kube/node.sh
+#   hack/kube/build.sh --with-kind  also kubeadm, for the offline kind node image (hack/offline-ci/node-image.sh)
 #
 # Cached: a binary is rebuilt only when it is missing or its --version does not match the pin. The Go module and
 # build caches stay in the default GOPATH/GOCACHE, so every checkout on the machine shares them. A cold build
@@ -26,10 +27,11 @@ binaries=(etcd kube-apiserver kube-controller-manager kubectl)
 if [[ ${1-} == --bin-dir ]]; then
   echo "$bin_dir"
   exit 0
-elif [[ ${1-} == --with-node ]]; then
+elif [[ ${1-} == --with-node || ${1-} == --with-kind ]]; then
   binaries+=(kubelet kube-scheduler kube-proxy coredns kube-router)
+  [[ $1 == --with-kind ]] && binaries+=(kubeadm)
 elif [[ $# -gt 0 ]]; then
-  echo "usage: $0 [--bin-dir | --with-node]" >&2
+  echo "usage: $0 [--bin-dir | --with-node | --with-kind]" >&2
   exit 2
 fi
 
@@ -58,6 +60,7 @@ expected_version() {
   case $1 in
     kube-apiserver | kube-controller-manager | kubelet | kube-scheduler | kube-proxy) echo "Kubernetes $KUBERNETES_VERSION" ;;
     kubectl) echo "Client Version: $KUBERNETES_VERSION" ;;
+    kubeadm) echo "$KUBERNETES_VERSION" ;;
     etcd) echo "etcd Version: $etcd_semver" ;;
     coredns) echo "CoreDNS-${COREDNS_VERSION#v}" ;;
     kube-router) echo "Running kube-router version $KUBE_ROUTER_VERSION, built on 1970-01-01T00:00:00Z, $(go env GOVERSION)" ;;
@@ -66,6 +69,7 @@ expected_version() {
 version_of() {
   case $1 in
     kubectl) "$bin_dir/kubectl" version --client 2>/dev/null ;;
+    kubeadm) "$bin_dir/kubeadm" version -o short 2>/dev/null ;;
     coredns) "$bin_dir/coredns" -version 2>/dev/null ;;
     kube-router) "$bin_dir/kube-router" --version 2>&1 | sed 's#^Running [^ ]*kube-router#Running kube-router#' ;;  # it prints on stderr
     *) "$bin_dir/$1" --version 2>/dev/null ;;
