@@ -7,7 +7,6 @@ MAKEFLAGS += --no-print-directory
 include versions.env
 
 PROFILE ?= 5g-mec
-EMULATION ?= netem
 # Node 24 runs the code (TypeScript by type stripping). When the machine's `node` is another major, the pinned
 # NODE_VERSION goes first on PATH for every recipe (fetched once into ~/.cache/mec-testbed by hack/dev/node.sh);
 # NODE=/path/to/node names one instead.
@@ -143,49 +142,41 @@ kube-node-down: ## Drain and stop that node, undoing its host changes (kube-down
 KIND_CLUSTER ?= mec-testbed
 KUBE_CONTEXT ?= kind-$(KIND_CLUSTER)
 WAIT_TIMEOUT ?= 300
-KIND := bin/kind-$(KIND_VERSION)
-KUBECTL := bin/kubectl-$(KUBECTL_VERSION)
-# EMULATION picks the overlay: netem (kernel qdiscs on each site node) or proxy (userspace link proxy).
-OVERLAY_netem := k8s/overlays/kind
-OVERLAY_proxy := k8s/overlays/kind-proxy
-OVERLAY ?= $(OVERLAY_$(EMULATION))
-TESTBED_IMAGES := mec-testbed/edge:dev mec-testbed/cloud:dev mec-testbed/link-agent:dev $(if $(filter proxy,$(EMULATION)),mec-testbed/link-proxy:dev)
+# EMULATION: auto (netem where the nodes' kernel has it, else the userspace link proxy, saying so), netem or proxy.
+EMULATION ?= auto
+# GRAFANA=off: a headless testbed (Prometheus, the probes and the CLI, no Grafana).
+GRAFANA ?= on
+# Grafana's and Prometheus's ports on 127.0.0.1; another pair (and another KIND_CLUSTER) runs a second testbed.
+GRAFANA_PORT ?= 3000
+PROMETHEUS_PORT ?= 9090
+# kind and kubectl: the ones on PATH when they are the pinned versions, else ./bin/<tool>-<version> (downloaded
+# on first use, sha256-checked). KIND=… / KUBECTL=… choose others. Looked up once, and only when a target needs it.
+KIND ?= $(eval KIND := $$(shell hack/tools/find.sh kind))$(KIND)
+KUBECTL ?= $(eval KUBECTL := $$(shell hack/tools/find.sh kubectl))$(KUBECTL)
 # The CLI runs on the host's Node 24 when there is one, else in the link-agent image (hack/testbed/cli-in-docker.sh),
 # so running the testbed needs only Docker, make and a shell.
 CLI_RUNTIME ?= $(if $(filter 24,$(shell $(NODE) -p 'process.versions.node.split(".")[0]' 2>/dev/null)),node,docker)
 MEC_CLI_node := $(NODE) services/cli/main.ts --context $(KUBE_CONTEXT)
-MEC_CLI_docker := hack/testbed/cli-in-docker.sh $(KIND) $(KIND_CLUSTER) mec-testbed/link-agent:dev --context $(KUBE_CONTEXT)
-MEC_CLI := $(MEC_CLI_$(CLI_RUNTIME))
+MEC_CLI_docker = hack/testbed/cli-in-docker.sh $(KIND) $(KIND_CLUSTER) mec-testbed/link-agent:dev --context $(KUBE_CONTEXT)
+MEC_CLI = $(MEC_CLI_$(CLI_RUNTIME))
 CLI_DEPS := $(if $(filter node,$(CLI_RUNTIME)),node_modules)
-KUSTOMIZE_BUILD := $(KUBECTL) kustomize --load-restrictor LoadRestrictionsNone
-
-$(KIND): versions.env hack/tools/sha256sums.txt
-	hack/tools/install.sh kind
-
-$(KUBECTL): versions.env hack/tools/sha256sums.txt
-	hack/tools/install.sh kubectl
+TESTBED_ENV = KIND="$(KIND)" KUBECTL="$(KUBECTL)" KIND_CLUSTER="$(KIND_CLUSTER)" KUBE_CONTEXT="$(KUBE_CONTEXT)" \
+  KIND_NODE_IMAGE="$(KIND_NODE_IMAGE)" EMULATION="$(EMULATION)" GRAFANA="$(GRAFANA)" GRAFANA_PORT="$(GRAFANA_PORT)" \
+  PROMETHEUS_PORT="$(PROMETHEUS_PORT)" PROFILE="$(PROFILE)" WAIT_TIMEOUT="$(WAIT_TIMEOUT)" MEC_CLI="$(MEC_CLI)" \
+  PROMETHEUS_IMAGE="$(PROMETHEUS_IMAGE)" BLACKBOX_EXPORTER_IMAGE="$(BLACKBOX_EXPORTER_IMAGE)" GRAFANA_IMAGE="$(GRAFANA_IMAGE)"
 
 .PHONY: tools
-tools: $(KIND) $(KUBECTL) ## Install the pinned kind and kubectl into ./bin (sha256 checked against hack/tools/sha256sums.txt)
+tools: ## Install the pinned kind and kubectl into ./bin unless they are on PATH or chosen (sha256 checked)
+	$(if $(filter bin/%,$(KIND)),hack/tools/install.sh kind)
+	$(if $(filter bin/%,$(KUBECTL)),hack/tools/install.sh kubectl)
 
 .PHONY: up
-up: tools $(CLI_DEPS) ## Create or update the testbed and print its URLs (EMULATION=netem|proxy, PROFILE=<preset|file>)
-	@test -n "$(OVERLAY)" || { echo "EMULATION must be netem or proxy, got '$(EMULATION)'"; exit 2; }
-	hack/testbed/check-emulation.sh $(EMULATION)
-	hack/testbed/cluster.sh $(KIND) $(KIND_CLUSTER) k8s/kind/cluster.yaml $(KIND_NODE_IMAGE)
-	$(MAKE) images link-agent-image
-	hack/testbed/load-images.sh $(KIND) $(KIND_CLUSTER) $(TESTBED_IMAGES)
-	$(KUSTOMIZE_BUILD) $(OVERLAY) | $(KUBECTL) --context $(KUBE_CONTEXT) apply --server-side --field-manager=mec-testbed --force-conflicts -f -
-	$(MEC_CLI) ensure-secrets
-	$(MEC_CLI) profile $(PROFILE)
-	$(MEC_CLI) wait --timeout $(WAIT_TIMEOUT)
-	$(if $(filter netem,$(EMULATION)),$(MEC_CLI) netem)
-	@echo "mec-testbed is up (profile $(PROFILE), emulation $(EMULATION)):"
-	@$(MEC_CLI) urls
+up: $(CLI_DEPS) ## Create or update the testbed and print its URLs (EMULATION=auto|netem|proxy, PROFILE=<preset|file>, GRAFANA=off)
+	$(TESTBED_ENV) hack/testbed/up.sh
 
 .PHONY: down
-down: $(KIND) ## Delete the testbed's kind cluster (nothing else is touched)
-	$(KIND) delete cluster --name $(KIND_CLUSTER)
+down: ## Delete the testbed's kind cluster (nothing else is touched; nothing is downloaded when there is none)
+	$(TESTBED_ENV) hack/testbed/down.sh
 
 .PHONY: status
 status: $(CLI_DEPS) ## Nodes and sites, pods, the profile each link agent applied, netem per node, URLs
@@ -196,11 +187,13 @@ profile: $(CLI_DEPS) ## Switch the link profile at run time: PROFILE=<preset|fil
 	$(MEC_CLI) profile $(PROFILE)
 
 .PHONY: logs
-logs: $(KUBECTL) ## Follow the logs of the testbed's pods (APP=edge|cloud|link-agent|... to pick one)
+logs: ## Follow the logs of the testbed's pods (APP=edge|cloud|link-agent|... to pick one)
+	@$(TESTBED_ENV) hack/testbed/need-cluster.sh
 	$(KUBECTL) --context $(KUBE_CONTEXT) logs -n $(if $(filter link-agent,$(APP)),mec-testbed-system,mec-testbed) -l $(if $(APP),app.kubernetes.io/name=$(APP),app.kubernetes.io/part-of=mec-testbed) --all-containers --prefix --tail=50 --max-log-requests=20 -f
 
 .PHONY: load
-load: $(KUBECTL) $(CLI_DEPS) ## Run k6 on the ue node against edge and cloud, judged against the profile in force; summary to results/ (MEC_SCRIPT=echo|inspect|media|mixed, MEC_RATE, MEC_DURATION, MEC_SCENARIO)
+load: $(CLI_DEPS) ## Run k6 on the ue node against edge and cloud, judged against the profile in force; summary to results/ (MEC_SCRIPT=echo|inspect|media|mixed, MEC_RATE, MEC_DURATION, MEC_SCENARIO)
+	@$(TESTBED_ENV) hack/testbed/need-cluster.sh
 	loadtest/run.sh $(KUBECTL) $(KUBE_CONTEXT) $(MEC_CLI)
 
 ##@ Experiments
@@ -218,6 +211,9 @@ experiment-compare: node_modules ## Do two result sets differ? A=results/<dir> B
 experiment-report: node_modules ## Recompute a result set's runs.csv, summary.json, figures and report.html from its raw requests: DIR=results/<dir>
 	@test -n "$(DIR)" || { echo "usage: make experiment-report DIR=results/<dir>"; exit 2; }
 	$(NODE) services/experiment/main.ts report "$(DIR)"
+.PHONY: kind-e2e
+kind-e2e: node_modules ## On a machine without image pulls (CI): build kind, the node and upstream images offline, then run make up/status/profile/up/down and check them (hack/offline-ci/)
+	hack/offline-ci/kind-e2e.sh
 
 ##@ Observability
 .PHONY: promtool3

@@ -54,7 +54,12 @@ if [ ! -x "$target" ] || [ "$(sha256 "$target")" != "$want" ]; then
   echo "installing $tool $version ($os/$arch) into bin/" >&2
   tmp="$(mktemp "$bin/.${tool}.XXXXXX")"
   trap 'rm -f "$tmp"' EXIT
-  curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --retry 3 -o "$tmp" "$url"
+  if ! err=$(curl --fail --silent --show-error --location --proto '=https' --tlsv1.2 --retry 3 -o "$tmp" "$url" 2>&1); then
+    var=$(tr '[:lower:]' '[:upper:]' <<<"$tool")
+    err=$(printf '%s\n' "$err" | tail -1)
+    echo "install.sh: could not download $tool $version from $url (${err#curl: }). Without a network, put $tool $version on PATH or pass $var=/path/to/$tool to make." >&2
+    exit 1
+  fi
   got="$(sha256 "$tmp")"
   if [ "$got" != "$want" ]; then
     echo "install.sh: sha256 mismatch for $url: got $got, expected $want (download corrupted or the release changed); nothing installed" >&2

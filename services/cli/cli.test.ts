@@ -34,7 +34,7 @@ import {
   timeoutReport,
 } from './readiness.ts';
 import { agentReport, formatStatus, netemAdvice, netemProblems } from './status.ts';
-import { formatUrls, kindPortMappings, uiAccess } from './urls.ts';
+import { formatUrls, hostPortsAnnotation, kindPortMappings, uiAccess } from './urls.ts';
 
 const deployment = (name: string, status: V1Deployment['status'], generation = 1): V1Deployment => ({
   metadata: { name, namespace: 'mec-testbed', generation },
@@ -370,6 +370,16 @@ describe('URLs', () => {
     spec: { ports: [{ port, ...(nodePort ? { nodePort } : {}) }] },
   });
 
+  it('reads the host ports make up recorded on the control-plane node (two testbeds, other ports)', () => {
+    const mappings = hostPortsAnnotation('30300=127.0.0.1:3001,30090=127.0.0.1:9091, junk');
+    assert.deepEqual(mappings, [
+      { containerPort: 30300, listenAddress: '127.0.0.1', hostPort: 3001 },
+      { containerPort: 30090, listenAddress: '127.0.0.1', hostPort: 9091 },
+    ]);
+    assert.equal(uiAccess(svc(9090, 30090), 'prometheus', mappings).url, 'http://127.0.0.1:9091');
+    assert.deepEqual(hostPortsAnnotation(undefined), []);
+  });
+
   it('maps a NodePort to the kind host port, else suggests a port-forward', () => {
     const mappings = kindPortMappings(kindConfig);
     assert.deepEqual(uiAccess(svc(3000, 30300), 'grafana', mappings), {
@@ -382,6 +392,7 @@ describe('URLs', () => {
       howTo: 'kubectl port-forward -n mec-testbed svc/prometheus 9090:9090',
     });
     assert.match(uiAccess(undefined, 'grafana', mappings).howTo ?? '', /not found/);
+    assert.match(uiAccess(undefined, 'grafana', mappings, true).howTo ?? '', /headless testbed/);
     assert.equal(
       formatUrls([{ name: 'grafana', url: 'http://127.0.0.1:3000' }]),
       '  Grafana    http://127.0.0.1:3000',

@@ -42,7 +42,14 @@ import {
   netemProblems,
   SITE_LABEL,
 } from './status.ts';
-import { formatUrls, kindPortMappings, UI_SERVICES, uiAccess } from './urls.ts';
+import {
+  formatUrls,
+  HOST_PORTS_ANNOTATION,
+  hostPortsAnnotation,
+  kindPortMappings,
+  UI_SERVICES,
+  uiAccess,
+} from './urls.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const KIND_CONFIG = `${ROOT}k8s/kind/cluster.yaml`;
@@ -102,13 +109,19 @@ export async function waitReady(c: Cluster, timeoutSeconds: number, intervalSeco
 }
 
 async function uiAccessList(c: Cluster) {
-  let kindConfig = '';
-  try {
-    kindConfig = readFileSync(KIND_CONFIG, 'utf8');
-  } catch {
-    // Not in the repository (an installed CLI): NodePorts then resolve to port-forward hints.
+  const controlPlanes = await c.core
+    .listNode({ labelSelector: 'node-role.kubernetes.io/control-plane' })
+    .catch(() => ({ items: [] }));
+  let mappings = controlPlanes.items.flatMap((n) =>
+    hostPortsAnnotation(n.metadata?.annotations?.[HOST_PORTS_ANNOTATION]),
+  );
+  if (mappings.length === 0) {
+    try {
+      mappings = kindPortMappings(readFileSync(KIND_CONFIG, 'utf8'));
+    } catch {
+      // Not in the repository (an installed CLI): NodePorts then resolve to port-forward hints.
+    }
   }
-  const mappings = kindConfig ? kindPortMappings(kindConfig) : [];
   const services = await Promise.all(
     UI_SERVICES.map((name) =>
       c.core
@@ -116,7 +129,9 @@ async function uiAccessList(c: Cluster) {
         .catch((): V1Service | undefined => undefined),
     ),
   );
-  return UI_SERVICES.map((name, i) => uiAccess(services[i], name, mappings));
+  // Prometheus without Grafana: a headless testbed, not a missing one.
+  const headless = services[UI_SERVICES.indexOf('prometheus')] !== undefined;
+  return UI_SERVICES.map((name, i) => uiAccess(services[i], name, mappings, headless));
 }
 
 async function agentStatus(c: Cluster) {
