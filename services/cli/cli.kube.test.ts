@@ -188,7 +188,7 @@ describe('the CLI on a real API server', { skip: skipUnless(kubeBinaries), timeo
     assert.match(text, /mec-test-ue\s+ue\s+5g-mec\s+netem\s+works\s+2026-11-25T02:00:00Z/);
     assert.match(text, /mec-test-edge\s+edge\s+-\s+netem\s+MISSING/);
     assert.match(text, /mec-test-edge: the kernel has no sch_netem \(fix: sudo modprobe sch_netem\)/);
-    assert.match(text, /make down && make up EMULATION=proxy/);
+    assert.match(text, /make up EMULATION=proxy \(it replaces the netem backend in place\)/);
     assert.match(text, /Grafana\s+http:\/\/127\.0\.0\.1:3000/);
     assert.match(text, /Prometheus\s+http:\/\/127\.0\.0\.1:9090/);
   });

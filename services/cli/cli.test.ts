@@ -487,6 +487,20 @@ describe('status', () => {
     assert.match(text, /mec-testbed-worker2\s+edge\s+-\s+netem\s+MISSING/);
     assert.match(text, /not yet applied on: mec-testbed-worker2/);
     assert.match(text, /Grafana\s+http:\/\/127\.0\.0\.1:3000/);
+    assert.match(text, /netem does not work on:\n\s+mec-testbed-worker2/);
+  });
+
+  it('with the proxy backend, missing netem is a note, not a fix to apply', () => {
+    const base = {
+      context: 'kind-mec-testbed',
+      server: 'https://127.0.0.1:6443',
+      nodes: [],
+      pods: [],
+      ui: [],
+    };
+    const text = formatStatus({ ...base, agentStatus: agents, emulation: 'proxy' });
+    assert.match(text, /netem is missing on 1 node\(s\); not needed: the link proxy emulates the links\./);
+    assert.doesNotMatch(text, /sudo modprobe/);
   });
 });
 

@@ -140,11 +140,12 @@ async function agentStatus(c: Cluster) {
 }
 
 export async function status(c: Cluster): Promise<string> {
-  const [nodes, podList, agents, profileCm, ui] = await Promise.all([
+  const [nodes, podList, agents, profileCm, proxyCopy, ui] = await Promise.all([
     c.core.listNode(),
     pods(c),
     agentStatus(c),
     readConfigMap(c, PROFILE_CONFIGMAP.namespace, PROFILE_CONFIGMAP.name),
+    readConfigMap(c, PROXY_PROFILE_NAMESPACE, PROFILE_CONFIGMAP.name),
     uiAccessList(c),
   ]);
   return formatStatus({
@@ -154,6 +155,7 @@ export async function status(c: Cluster): Promise<string> {
     pods: podList,
     agentStatus: agents,
     ...(profileCm ? { profileConfigMap: profileCm } : {}),
+    emulation: proxyCopy ? 'proxy' : 'netem',
     ui,
   });
 }

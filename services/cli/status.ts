@@ -67,7 +67,7 @@ export function netemAdvice(problems: AgentReport[]): string {
     'kind nodes use the host kernel, so the host needs the sch_netem module:',
     '  Linux: sudo modprobe sch_netem (Ubuntu cloud kernels: sudo apt install linux-modules-extra-$(uname -r))',
     '  Docker Desktop / WSL2 / Podman machine kernels may lack it: use the userspace backend instead:',
-    '  make down && make up EMULATION=proxy',
+    '  make up EMULATION=proxy (it replaces the netem backend in place)',
   ].join('\n');
 }
 
@@ -78,6 +78,8 @@ export interface StatusSnapshot {
   pods: V1Pod[];
   agentStatus: V1ConfigMap[];
   profileConfigMap?: V1ConfigMap;
+  /** The backend deployed: proxy when the link proxies' profile copy exists. */
+  emulation?: 'netem' | 'proxy';
   ui: UiAccess[];
 }
 
@@ -158,8 +160,18 @@ export function formatStatus(s: StatusSnapshot): string {
     if (behind.length)
       out.push(`  ! not yet applied on: ${behind.join(', ')} (agents apply within seconds; see make logs)`);
   }
-  const advice = netemAdvice(netemProblems(reports));
-  if (advice) out.push('', advice);
+  // With the proxy backend the agents shape nothing and need no netem: say it once, without the fix, so a
+  // working proxy testbed does not read as broken.
+  const missing = netemProblems(reports);
+  if (s.emulation === 'proxy' && missing.length)
+    out.push(
+      '',
+      `netem is missing on ${missing.length} node(s); not needed: the link proxy emulates the links.`,
+    );
+  else {
+    const advice = netemAdvice(missing);
+    if (advice) out.push('', advice);
+  }
 
   out.push('', 'URLs', formatUrls(s.ui));
   return out.join('\n');
