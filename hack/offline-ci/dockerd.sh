@@ -42,8 +42,7 @@ up() {
       --containerd-namespace mec-kind --containerd-plugins-namespace mec-kind-plugins \
       --add-runtime "mec-kind-runc=$MEC_KIND_RUN/runc-wrapper" --default-runtime mec-kind-runc \
       >"$MEC_KIND_RUN/dockerd.log" 2>&1 &
-    local i
-    for i in $(seq 1 60); do
+    for _ in $(seq 1 60); do
       private_docker info >/dev/null 2>&1 && break
       sleep 0.5
     done
@@ -68,8 +67,8 @@ up() {
 down() {
   if running; then
     local containers
-    containers=$(private_docker ps -aq)
-    [[ -z $containers ]] || private_docker rm -f -v $containers >/dev/null
+    mapfile -t containers < <(private_docker ps -aq)
+    ((${#containers[@]} == 0)) || private_docker rm -f -v "${containers[@]}" >/dev/null
     private_docker network rm "$MEC_KIND_NETWORK" >/dev/null 2>&1 || true
     private_docker volume prune -f >/dev/null 2>&1 || true
     local pid

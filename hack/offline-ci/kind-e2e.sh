@@ -38,21 +38,15 @@ stage() { # name, command...: runs it and keeps its wall time for the summary
   timings+=("$name $((SECONDS - t0))s")
 }
 
-stage "Kubernetes binaries with kubeadm (hack/kube/build.sh --with-kind)" hack/kube/build.sh --with-kind >/dev/null
-kube_bin=$(hack/kube/build.sh --bin-dir)
 kind_bin="$CACHE_DIR/offline-ci/bin/kind-$KIND_VERSION"
-build_kind() {
-  [[ -x $kind_bin/kind && $("$kind_bin/kind" version 2>/dev/null | awk '{print $2}') == "$KIND_VERSION" ]] && return 0
-  GOBIN="$kind_bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kind@$KIND_VERSION"
-}
-stage "kind $KIND_VERSION from its Go module" build_kind
-
+base_pid=
 sysctls="$state/sysctls"
 "$offline_ci_dir/host-sysctls.sh" save "$sysctls"
 teardown() {
   local code=$?
   set +e
   log "teardown"
+  [[ -n ${base_pid-} ]] && kill "$base_pid" 2>/dev/null && wait "$base_pid" 2>/dev/null
   if DOCKER_HOST="$MEC_KIND_DOCKER_HOST" "$kind_bin/kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
     DOCKER_HOST="$MEC_KIND_DOCKER_HOST" "$kind_bin/kind" delete cluster --name "$cluster" --kubeconfig "$state/kubeconfig" >/dev/null 2>&1
   fi
@@ -100,10 +94,25 @@ summary() {
 }
 trap teardown EXIT
 
+# Debian's download (debootstrap) waits on the network, the Go builds on the CPU: the base image is made beside
+# them, so the private engine starts first.
 stage "private Docker engine" "$offline_ci_dir/dockerd.sh" up
-stage "kind node image" eval '"$offline_ci_dir/node-image.sh" >"$state/node-image"'
+"$offline_ci_dir/base-image.sh" >"$state/base-image" &
+base_pid=$!
+stage "Kubernetes binaries with kubeadm (hack/kube/build.sh --with-kind)" hack/kube/build.sh --with-kind >/dev/null
+kube_bin=$(hack/kube/build.sh --bin-dir)
+build_kind() {
+  [[ -x $kind_bin/kind && $("$kind_bin/kind" version 2>/dev/null | awk '{print $2}') == "$KIND_VERSION" ]] && return 0
+  GOBIN="$kind_bin" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "sigs.k8s.io/kind@$KIND_VERSION"
+}
+stage "kind $KIND_VERSION from its Go module" build_kind
+stage "kind base image (debootstrap, made beside the builds above)" wait "$base_pid"
+base_pid=
+build_node_image() { "$offline_ci_dir/node-image.sh" >"$state/node-image"; }
+build_upstream_images() { "$offline_ci_dir/upstream-images.sh" >"$state/upstream"; }
+stage "kind node image" build_node_image
 node_image=$(tail -1 "$state/node-image")
-stage "Prometheus and blackbox exporter images" eval '"$offline_ci_dir/upstream-images.sh" >"$state/upstream"'
+stage "Prometheus and blackbox exporter images" build_upstream_images
 mapfile -t upstream <"$state/upstream"
 
 export DOCKER_HOST="$MEC_KIND_DOCKER_HOST" KIND_EXPERIMENTAL_DOCKER_NETWORK="$MEC_KIND_NETWORK"

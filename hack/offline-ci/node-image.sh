@@ -72,6 +72,7 @@ for cmd in node-routes pause; do
 done
 
 netfilter_tools=(/usr/sbin/xtables-nft-multi /usr/sbin/conntrack /usr/lib/x86_64-linux-gnu/xtables/*.so)
+# shellcheck disable=SC2016 # run by the collect stage's shell
 netfilter_links='for l in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -s xtables-nft-multi /out/usr/sbin/$l; done'
 
 # A FROM-scratch image: the staged files (host path => image path), what collect.sh copies from the base image
@@ -151,9 +152,11 @@ for ref in "${images[@]}"; do
 done
 # Pinned, as kind pins its preloaded images (containerd 1.6's import has no --label): the kubelet's image
 # garbage collection never removes them.
+# shellcheck disable=SC2016 # the build container's shell expands these
 node bash -c 'for i in $(ctr -n k8s.io images ls -q); do ctr -n k8s.io images label "$i" io.cri-containerd.pinned=pinned >/dev/null; done'
 # Stop containerd cleanly (its metadata database is written on the way out). `sleep` is PID 1 and reaps
 # nobody, so "stopped" is the zombie state, not the process being gone.
+# shellcheck disable=SC2016
 node bash -c 'pid=$(pgrep -x containerd); kill "$pid"
   for i in $(seq 1 80); do grep -q "^State:.*Z" "/proc/$pid/status" 2>/dev/null || [ ! -d "/proc/$pid" ] && exit 0; sleep 0.25; done
   exit 1' || die "containerd did not stop in the build container"
