@@ -23,7 +23,8 @@ args=(--rm -i --user "$(id -u):$(id -g)" -v "$root:/app/repo:ro,z" -w /app/repo)
 if "$kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
   (umask 077 && "$kind" get kubeconfig --internal --name "$cluster" >"$state/kubeconfig")
   chmod 600 "$state/kubeconfig"
-  args+=(--network kind -v "$state/kubeconfig:/kubeconfig:ro,z" -e KUBECONFIG=/kubeconfig)
+  # kind's network is "kind" unless KIND_EXPERIMENTAL_DOCKER_NETWORK named another.
+  args+=(--network "${KIND_EXPERIMENTAL_DOCKER_NETWORK:-kind}" -v "$state/kubeconfig:/kubeconfig:ro,z" -e KUBECONFIG=/kubeconfig)
 else
   kubeconfig="${KUBECONFIG:-$HOME/.kube/config}"
   args+=(--network host -v "$kubeconfig:/kubeconfig:ro,z" -e KUBECONFIG=/kubeconfig)

@@ -3,7 +3,9 @@
 # component), with images replaced through kustomize's images transformer. `make up` replaces each locally built
 # image by a tag made of its content (so a rebuilt image rolls its pods and an unchanged one changes nothing) and
 # the upstream images by what the user chose (PROMETHEUS_IMAGE=… for a mirror or an air-gapped machine).
-#   hack/testbed/render.sh <kubectl> <overlay dir> [--headless] [--image <name>=<reference>]...
+# With --profile FILE, both link-profile ConfigMaps (the agents', and the proxies' copy where the overlay has one)
+# hold that file's text, so applying the manifests never resets the profile in force.
+#   hack/testbed/render.sh <kubectl> <overlay dir> [--headless] [--profile <file>] [--image <name>=<reference>]...
 # Writes a throwaway kustomization under .cache/render/ and prints the rendered YAML.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -14,9 +16,15 @@ shift 2
 
 components=()
 images=()
+profile=""
 while (($#)); do
   case $1 in
     --headless) components+=(k8s/components/headless) ;;
+    --profile)
+      [[ -r ${2-} ]] || { echo "render.sh: --profile needs a readable file, got '${2-}'" >&2; exit 2; }
+      profile=$2
+      shift
+      ;;
     --image)
       [[ ${2-} == ?*=?* ]] || { echo "render.sh: --image needs <name>=<reference>, got '${2-}'" >&2; exit 2; }
       images+=("$2")
@@ -27,6 +35,13 @@ while (($#)); do
   shift
 done
 
+# The namespaces whose link-profile ConfigMap the overlay holds (the proxies' copy only with the proxy backend).
+profile_namespaces=""
+if [ -n "$profile" ]; then
+  profile_namespaces="$("$kubectl" kustomize --load-restrictor LoadRestrictionsNone "$root/$overlay" |
+    awk '/^kind: ConfigMap$/ { cm = 1 } /^---$/ { cm = 0; name = "" } cm && /^  name: link-profile$/ { name = 1 }
+      cm && name && /^  namespace: / { print $2 }')"
+fi
 mkdir -p "$root/.cache/render"
 dir="$(mktemp -d "$root/.cache/render/XXXXXX")"
 trap 'rm -rf "$dir"' EXIT
@@ -51,6 +66,13 @@ trap 'rm -rf "$dir"' EXIT
       echo "    newName: $ref"
       if [ -n "$tag" ]; then echo "    newTag: \"$tag\""; fi
       if [ -n "$digest" ]; then echo "    digest: $digest"; fi
+    done
+  fi
+  if [ -n "$profile" ]; then
+    cp "$profile" "$dir/profile.yaml"
+    echo "configMapGenerator:"
+    for ns in $profile_namespaces; do
+      echo "  - {name: link-profile, namespace: $ns, behavior: merge, files: [profile.yaml], options: {disableNameSuffixHash: true}}"
     done
   fi
 } >"$dir/kustomization.yaml"

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
+import { parseAllDocuments } from 'yaml';
 import { kubeBinDir, versions } from '../../test/support/kube.ts';
 import { commandWorks, need, type Requirement } from '../../test/support/requirements.ts';
 
@@ -584,6 +585,26 @@ exit 0`,
         'Deployment, Service, ServiceAccount, 3 ConfigMaps, 2 NetworkPolicies',
       );
       assert.match(headless, /name: prometheus\n/);
+    });
+
+    it('--profile puts the profile in force into every link-profile ConfigMap the overlay has, byte for byte', (t) => {
+      if (!need(t, kubectl)) return;
+      const file = join(fakes, 'far-cloud.yaml');
+      const text = execFileSync(process.execPath, ['services/cli/main.ts', 'profile-text', 'far-cloud'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+      writeFileSync(file, text);
+      const profiles = (overlay: string) =>
+        parseAllDocuments(render(overlay, '--profile', file))
+          .map((d) => d.toJS())
+          .filter((d) => d?.kind === 'ConfigMap' && d.metadata.name === 'link-profile')
+          .map((d) => [d.metadata.namespace, d.data['profile.yaml'] === text]);
+      assert.deepEqual(profiles('k8s/overlays/kind-proxy'), [
+        ['mec-testbed-system', true],
+        ['mec-testbed', true],
+      ]);
+      assert.deepEqual(profiles('k8s/overlays/kind'), [['mec-testbed-system', true]]);
     });
 
     it('--image replaces tags and digests through kustomize (content tags, mirrors)', (t) => {

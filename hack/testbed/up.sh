@@ -64,6 +64,10 @@ for var in PROMETHEUS_IMAGE BLACKBOX_EXPORTER_IMAGE GRAFANA_IMAGE; do
   if [[ $chosen != *@* ]] && docker image inspect "$chosen" >/dev/null 2>&1; then load+=("$chosen"); fi
 done
 [[ $GRAFANA == off ]] && render_args+=(--headless)
+# The profile goes into the rendered ConfigMaps (validated first), so a re-run keeps the profile in force.
+mkdir -p .cache/render
+"${cli[@]}" profile-text "$PROFILE" >.cache/render/profile.yaml
+render_args+=(--profile .cache/render/profile.yaml)
 hack/testbed/load-images.sh "$KIND" "$KIND_CLUSTER" "${load[@]}"
 
 step "applying $overlay$([[ $GRAFANA == off ]] && echo ' without Grafana') (pruning what it no longer has)"

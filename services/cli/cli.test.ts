@@ -1,10 +1,12 @@
 // The CLI's decisions, without a cluster: readiness, reasons and hints, status text, URLs, profiles, and the
 // "no cluster" message. The same functions run against a real API server in cli.kube.test.ts.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type {
   V1ConfigMap,
   V1DaemonSet,
@@ -501,6 +503,39 @@ describe('status', () => {
     const text = formatStatus({ ...base, agentStatus: agents, emulation: 'proxy' });
     assert.match(text, /netem is missing on 1 node\(s\); not needed: the link proxy emulates the links\./);
     assert.doesNotMatch(text, /sudo modprobe/);
+  });
+});
+
+describe('profile-text (what make up renders into the ConfigMaps)', () => {
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [fileURLToPath(new URL('./main.ts', import.meta.url)), ...args], {
+      encoding: 'utf8',
+    });
+
+  it('prints the text make profile would store, and needs no cluster', () => {
+    const r = cli('profile-text', 'far-cloud', '--context', 'no-such-context');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, prepareProfile('far-cloud', () => '').text);
+  });
+
+  it('refuses an invalid profile with the located message, before anything is applied', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mec-profile-text-'));
+    try {
+      const file = join(dir, 'bad.yaml');
+      writeFileSync(
+        file,
+        'apiVersion: mec-testbed.dev/v1alpha1\nkind: LinkProfile\nname: bad\nlinks:\n  ue-edge: {latency: soon}\n',
+      );
+      const r = cli('profile-text', file);
+      assert.equal(r.status, 1);
+      assert.match(
+        r.stderr,
+        new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: links\\.ue-edge\\.latency`),
+      );
+      assert.equal(r.stdout, '');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

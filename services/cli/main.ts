@@ -2,6 +2,7 @@
 //   wait [--timeout s]      wait until every workload is ready, with progress; on timeout, each pod's reason
 //   status                  nodes and sites, pods, the profile each link agent applied, netem per node, URLs
 //   profile <name|file>     validate a link profile, then server-side apply it (an invalid one is refused)
+//   profile-text <name|file> validate a link profile and print the text the ConfigMaps hold (make up renders it)
 //   netem [--timeout s]     wait for the link agents' reports and say whether netem works on every site node
 //   ensure-secrets          create the Grafana admin Secret with a random password unless it exists
 //   urls                    print the Grafana and Prometheus URLs
@@ -140,14 +141,14 @@ async function agentStatus(c: Cluster) {
 }
 
 export async function status(c: Cluster): Promise<string> {
-  const [nodes, podList, agents, profileCm, proxyCopy, ui] = await Promise.all([
+  const [nodes, podList, agents, profileCm, ui] = await Promise.all([
     c.core.listNode(),
     pods(c),
     agentStatus(c),
     readConfigMap(c, PROFILE_CONFIGMAP.namespace, PROFILE_CONFIGMAP.name),
-    readConfigMap(c, PROXY_PROFILE_NAMESPACE, PROFILE_CONFIGMAP.name),
     uiAccessList(c),
   ]);
+  const proxies = podList.filter((p) => p.metadata?.labels?.['app.kubernetes.io/name'] === 'link-proxy');
   return formatStatus({
     context: c.context,
     server: c.server,
@@ -155,7 +156,7 @@ export async function status(c: Cluster): Promise<string> {
     pods: podList,
     agentStatus: agents,
     ...(profileCm ? { profileConfigMap: profileCm } : {}),
-    emulation: proxyCopy ? 'proxy' : 'netem',
+    emulation: proxies.length ? 'proxy' : 'netem',
     ui,
   });
 }
@@ -248,7 +249,7 @@ export async function netemCheck(
   }
 }
 
-const USAGE = `usage: node services/cli/main.ts [--context <name>] <wait|status|profile <name|file>|netem|ensure-secrets|urls|prediction [name|file]>
+const USAGE = `usage: node services/cli/main.ts [--context <name>] <wait|status|profile <name|file>|profile-text <name|file>|netem|ensure-secrets|urls|prediction [name|file]>
 presets: ${PRESET_NAMES.join(', ')}`;
 
 export async function main(argv: string[]): Promise<number> {
@@ -282,6 +283,17 @@ export async function main(argv: string[]): Promise<number> {
         return c;
       }, arg);
       print(JSON.stringify(prediction));
+      return 0;
+    }
+    if (command === 'profile-text') {
+      // What `make up` renders into the link-profile ConfigMaps, so applying the manifests keeps the profile the
+      // user asked for instead of resetting it to the default first. Validated here, before anything is applied.
+      if (!arg) throw new UserError(`profile-text needs a preset name or a file\n${USAGE}`, 2);
+      try {
+        process.stdout.write(prepareProfile(arg, readProfileFile).text);
+      } catch (err) {
+        throw err instanceof ProfileError ? new UserError(err.message) : err;
+      }
       return 0;
     }
     c = connect(values.context);

@@ -78,7 +78,7 @@ export interface StatusSnapshot {
   pods: V1Pod[];
   agentStatus: V1ConfigMap[];
   profileConfigMap?: V1ConfigMap;
-  /** The backend deployed: proxy when the link proxies' profile copy exists. */
+  /** The backend deployed: proxy when link-proxy pods run. */
   emulation?: 'netem' | 'proxy';
   ui: UiAccess[];
 }

@@ -54,6 +54,7 @@ export interface RoundTrips {
  * as the recording rule target_site:probe_round_trip_seconds does, one value per scrape.
  */
 export async function roundTripSamples(prometheus: string, from: number, to: number): Promise<RoundTrips> {
+  if (to <= from) return { edge: [], cloud: [], cloudAt: [] };
   const query =
     'sum by (target_site, instance) (probe_http_duration_seconds{job="blackbox", phase=~"connect|processing"}) / 2';
   const url = `${prometheus}/api/v1/query_range?query=${encodeURIComponent(query)}&start=${from}&end=${to}&step=1`;
