@@ -196,6 +196,10 @@ load: $(CLI_DEPS) ## Run k6 on the ue node against edge and cloud, judged agains
 	@$(TESTBED_ENV) hack/testbed/need-cluster.sh
 	loadtest/run.sh $(KUBECTL) $(KUBE_CONTEXT) $(MEC_CLI)
 
+.PHONY: kind-e2e
+kind-e2e: node_modules ## On a machine without image pulls (CI): build kind, the node and upstream images offline, then run make up/status/profile/up/down and check them (hack/offline-ci/)
+	hack/offline-ci/kind-e2e.sh
+
 ##@ Experiments
 EXPERIMENT ?= smoke
 .PHONY: experiment
@@ -211,9 +215,6 @@ experiment-compare: node_modules ## Do two result sets differ? A=results/<dir> B
 experiment-report: node_modules ## Recompute a result set's runs.csv, summary.json, figures and report.html from its raw requests: DIR=results/<dir>
 	@test -n "$(DIR)" || { echo "usage: make experiment-report DIR=results/<dir>"; exit 2; }
 	$(NODE) services/experiment/main.ts report "$(DIR)"
-.PHONY: kind-e2e
-kind-e2e: node_modules ## On a machine without image pulls (CI): build kind, the node and upstream images offline, then run make up/status/profile/up/down and check them (hack/offline-ci/)
-	hack/offline-ci/kind-e2e.sh
 
 ##@ Observability
 .PHONY: promtool3

@@ -3,8 +3,8 @@
 # component), with images replaced through kustomize's images transformer. `make up` replaces each locally built
 # image by a tag made of its content (so a rebuilt image rolls its pods and an unchanged one changes nothing) and
 # the upstream images by what the user chose (PROMETHEUS_IMAGE=… for a mirror or an air-gapped machine).
-# With --profile FILE, both link-profile ConfigMaps (the agents', and the proxies' copy where the overlay has one)
-# hold that file's text, so applying the manifests never resets the profile in force.
+# With --profile FILE, the link-profile ConfigMap (in every namespace the overlay has one) holds that file's text,
+# so applying the manifests never resets the profile in force.
 #   hack/testbed/render.sh <kubectl> <overlay dir> [--headless] [--profile <file>] [--image <name>=<reference>]...
 # Writes a throwaway kustomization under .cache/render/ and prints the rendered YAML.
 set -euo pipefail
@@ -35,7 +35,7 @@ while (($#)); do
   shift
 done
 
-# The namespaces whose link-profile ConfigMap the overlay holds (the proxies' copy only with the proxy backend).
+# The namespaces whose link-profile ConfigMap the overlay holds.
 profile_namespaces=""
 if [ -n "$profile" ]; then
   profile_namespaces="$("$kubectl" kustomize --load-restrictor LoadRestrictionsNone "$root/$overlay" |
