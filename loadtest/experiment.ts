@@ -16,6 +16,8 @@ interface ExperimentRequest {
   urls: { edge: string; cloud: string };
   /** Paths to fetch once at each site before the load (the media the edge must hold for a hit). */
   prepare: string[];
+  /** A request slower than this fails; the analysis counts failures at this bound. */
+  timeoutMs: number;
 }
 
 export const options: Options = JSON.parse(__ENV.MEC_EXP_OPTIONS ?? '{}') as Options;
@@ -34,6 +36,7 @@ function send(site: 'edge' | 'cloud'): void {
   http.request(request.method, `${request.urls[site]}${path}`, body, {
     headers: request.headers,
     tags: { name: request.path },
+    timeout: `${request.timeoutMs}ms`,
   });
 }
 

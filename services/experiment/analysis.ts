@@ -1,9 +1,10 @@
 // From a result set's raw files to its numbers. Every figure starts from the requests each run kept: per run and
-// site, the latency percentiles of the measured phase's successful requests; then per condition and site the
-// median of those over the repetitions, with its distribution-free interval; the edge's advantage (cloud − edge)
+// site, the latency percentiles of the measured phase's requests (a failure counted at the request timeout); then
+// per condition and site the median of those over the repetitions, with its distribution-free interval; the edge's advantage (cloud − edge)
 // and reduction (1 − edge/cloud) computed within each run (both sites share its moment of the host) and
 // summarised the same way; the profile's prediction beside them; and a crossover along every numeric factor.
 import path from 'node:path';
+import { REQUEST_TIMEOUT_MS } from '../loadgen/http.ts';
 import { parseDuration, parseLoss, parseRate } from '../topology/index.ts';
 import { type Crossover, findCrossover } from './crossover.ts';
 import { labelOf, type Plan, type PlannedCondition } from './design.ts';
@@ -62,7 +63,14 @@ export function runSiteStats(
 ): RunSiteStats {
   const measured = requests.filter((r) => r.site === site && r.phase === 'measure');
   const ok = measured.filter((r) => r.status >= 200 && r.status < 300 && Number.isFinite(r.latencyMs));
-  const sorted = sortNumbers(ok.map((r) => r.latencyMs));
+  const okLatencies = ok.map((r) => r.latencyMs);
+  // A failed request (an error status, a timeout, one the client could not send) counts at the timeout: to the user
+  // it was no answer in time. Leaving failures out would let a saturated site that turns work away with fast 503s
+  // look faster than one that serves everything.
+  const sorted = sortNumbers([
+    ...okLatencies,
+    ...Array.from({ length: measured.length - ok.length }, () => REQUEST_TIMEOUT_MS),
+  ]);
   const rec = run.sites.find((s) => s.site === site);
   return {
     run: run.id,
@@ -74,7 +82,7 @@ export function runSiteStats(
     errors: measured.length - ok.length,
     dropped: measured.filter((r) => r.error === 'dropped').length,
     newConnections: ok.filter((r) => r.connection === 'new').length,
-    meanMs: sorted.length ? sorted.reduce((a, b) => a + b, 0) / sorted.length : Number.NaN,
+    meanMs: okLatencies.length ? okLatencies.reduce((a, b) => a + b, 0) / okLatencies.length : Number.NaN,
     percentiles: Object.fromEntries(PERCENTILES.map((p) => [p.name, quantileSorted(sorted, p.q)])) as Record<
       PercentileName,
       number
@@ -189,7 +197,7 @@ export function summarise(o: {
         percentiles: perPercentile((p) => xs.map((s) => s.percentiles[p]).filter(Number.isFinite), C),
         predictedMs: quantileSorted(sortNumbers(xs.map((s) => s.predictedMs).filter(Number.isFinite)), 0.5),
         errorRatio: requests ? xs.reduce((a, s) => a + s.errors, 0) / requests : Number.NaN,
-        minRequestsPerRun: xs.length ? Math.min(...xs.map((s) => s.ok)) : 0,
+        minRequestsPerRun: xs.length ? Math.min(...xs.map((s) => s.requests)) : 0,
       };
     };
     const sites = { edge: site('edge'), cloud: site('cloud') };
@@ -238,7 +246,7 @@ export function summarise(o: {
     );
     if (short.length > 0)
       warnings.push(
-        `${p.name} within a run needs at least ${needed.requestsPerRun[p.name]} successful requests for a ${Math.round(C * 100)}% bound; ${short.length} condition${short.length === 1 ? ' has' : 's have'} runs with fewer (raise rate or duration)`,
+        `${p.name} within a run needs at least ${needed.requestsPerRun[p.name]} requests for a ${Math.round(C * 100)}% bound; ${short.length} condition${short.length === 1 ? ' has' : 's have'} runs with fewer (raise rate or duration)`,
       );
   }
   if (drifted > 0)

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SITE_SERVICES, siteComputePatches } from '../../k8s/site-compute.ts';
-import type { RequestRecord } from '../loadgen/http.ts';
+import { REQUEST_TIMEOUT_MS, type RequestRecord } from '../loadgen/http.ts';
 import type { PlannedRun } from './design.ts';
 import type { RunRecord, SiteRecord } from './execute.ts';
 import { watchHost } from './host.ts';
@@ -82,7 +82,13 @@ export function k6Options(
 
 /** The request k6 sends, as loadtest/experiment.ts reads it. Pure. */
 export function k6Request(s: RunSettings, streamPrefix: string, urls: { edge: string; cloud: string }) {
-  const base = { headers: {} as Record<string, string>, bodyBytes: 0, urls, prepare: [] as string[] };
+  const base = {
+    headers: {} as Record<string, string>,
+    bodyBytes: 0,
+    urls,
+    prepare: [] as string[],
+    timeoutMs: REQUEST_TIMEOUT_MS,
+  };
   switch (s.workload) {
     case 'echo':
       return { ...base, method: 'GET', path: `/api/v1/echo?bytes=${s.echoBytes}` };

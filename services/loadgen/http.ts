@@ -53,6 +53,12 @@ export interface HttpOpenLoop {
   signal?: AbortSignal;
 }
 
+/**
+ * How long a request may take before it counts as failed (`timeout`). The analysis counts every failed request at
+ * this bound, so it is one figure for the generator here and k6 on kind.
+ */
+export const REQUEST_TIMEOUT_MS = 10_000;
+
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 
 export function serverTimingMs(header: string | string[] | undefined): number {
@@ -69,7 +75,7 @@ export async function httpOpenLoop(o: HttpOpenLoop): Promise<{ sent: number; dro
       : undefined;
   /** Each request still out, with what records it as unfinished if the drain ends first. */
   const outstanding = new Map<http.ClientRequest, () => void>();
-  const timeoutMs = o.timeoutMs ?? 10_000;
+  const timeoutMs = o.timeoutMs ?? REQUEST_TIMEOUT_MS;
   let sent = 0;
   let dropped = 0;
 

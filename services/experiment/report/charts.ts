@@ -53,7 +53,7 @@ export function cdfFigure(curves: readonly CdfCurve[], labels: Record<string, st
     name: 'cdf',
     title: 'Latency distribution per condition',
     caption:
-      'Every successful measured request of every run, pooled per condition and site: the share of requests (y) answered within a latency (x, log scale). A curve further left is faster; the gap between the curves at a height is the edge’s advantage at that percentile.',
+      'Every answered measured request of every run (failures, counted at the timeout in the percentiles, are left out here), pooled per condition and site: the share of requests (y) answered within a latency (x, log scale). A curve further left is faster; the gap between the curves at a height is the edge’s advantage at that percentile.',
     spec: {
       $schema: SCHEMA,
       config: CONFIG,

@@ -1,5 +1,6 @@
 // The report: one HTML file with everything inside it (figures as inline SVG, styles inline, no script, nothing
 // fetched), so it opens offline, mails as one attachment and archives as is. Pure: a string from the summary.
+import { REQUEST_TIMEOUT_MS } from '../../loadgen/http.ts';
 import type { RunSiteStats, Summary } from '../analysis.ts';
 import { formatSeconds } from '../design.ts';
 import type { QuantileEstimate } from '../stats.ts';
@@ -109,7 +110,7 @@ ${crossovers.length ? `<ul>${crossovers.join('\n')}</ul>` : '<p>No numeric facto
 <h2>Figures</h2>
 ${figures}
 <h2>Numbers</h2>
-<p>Per condition and site: the median over the runs of each run's percentile, with its interval; the advantage (cloud − edge, ms) and the reduction (1 − edge/cloud) are computed within each run, then summarised the same way. Predicted: the profile's round trips and transfer time plus the service time measured idle on the site's raw port before each run. Needed for a ${C}% interval: ${s.needed.repetitions} runs per condition (the median over runs, two-sided); within a run, at least ${s.needed.requestsPerRun.p50} / ${s.needed.requestsPerRun.p90} / ${s.needed.requestsPerRun.p99} successful requests for p50 / p90 / p99 (one-sided). <sup>*</sup> marks an interval from too few runs.</p>
+<p>Per condition and site: the median over the runs of each run's percentile, with its interval; the advantage (cloud − edge, ms) and the reduction (1 − edge/cloud) are computed within each run, then summarised the same way. Predicted: the profile's round trips and transfer time plus the service time measured idle on the site's raw port before each run. Needed for a ${C}% interval: ${s.needed.repetitions} runs per condition (the median over runs, two-sided); within a run, at least ${s.needed.requestsPerRun.p50} / ${s.needed.requestsPerRun.p90} / ${s.needed.requestsPerRun.p99} requests for p50 / p90 / p99 (one-sided). A failed request counts at the ${REQUEST_TIMEOUT_MS / 1000} s request timeout. <sup>*</sup> marks an interval from too few runs.</p>
 <table>
 <thead><tr><th>condition</th><th>site</th><th>runs</th><th>p50 (ms)</th><th>p90 (ms)</th><th>p99 (ms)</th><th>predicted (ms)</th><th>errors</th><th>cloud − edge p50 (ms)</th><th>reduction p50</th><th>predicted reduction</th><th>drifted runs</th></tr></thead>
 <tbody>
