@@ -88,6 +88,55 @@ export async function fuzz<T>(
   return { runs: details.numRuns, seed: FUZZ_SEED, elapsedMs };
 }
 
+export interface ParserFuzz<T, R> {
+  name: string;
+  /** Inputs: text for a text parser (hostileYaml(), mutated(valid), a document generator stringified…). */
+  inputs: fc.Arbitrary<T>;
+  parse: (input: T) => R;
+  /** The error the parser throws to refuse an input (anything else thrown fails the run). */
+  refusal: abstract new (
+    ...args: never[]
+  ) => Error;
+  /** Checks an accepted result: its numbers finite and in their documented ranges, and so on. */
+  accepted: (result: R, input: T) => void;
+  /** A refusal's message may quote the input but stay under this (UTF-8 bytes). */
+  maxMessageBytes: number;
+  budgetMs: number;
+  minRuns: number;
+  maxRuns?: number;
+}
+
+/**
+ * The property every parser of outside input must have: each input is accepted with a sane result or refused
+ * with the parser's own error and a bounded message; nothing else is thrown. (Its time is bounded by the run's
+ * budget: a parse that hangs leaves too few cases.) For the profile parser, the experiment spec's, any other.
+ */
+export async function fuzzParser<T, R>(spec: ParserFuzz<T, R>): Promise<FuzzSummary> {
+  return fuzz(
+    spec.name,
+    spec.inputs,
+    (input) => {
+      let result: R;
+      try {
+        result = spec.parse(input);
+      } catch (err) {
+        if (!(err instanceof spec.refusal)) {
+          const e = err as Error | undefined;
+          throw new Error(
+            `threw ${e?.name ?? typeof err}, not a refusal: ${clip(String(e?.message ?? err))}`,
+          );
+        }
+        const bytes = Buffer.byteLength(err.message);
+        if (bytes > spec.maxMessageBytes)
+          throw new Error(`a refusal of ${bytes} bytes (at most ${spec.maxMessageBytes})`);
+        return;
+      }
+      spec.accepted(result, input);
+    },
+    { budgetMs: spec.budgetMs, minRuns: spec.minRuns, ...(spec.maxRuns ? { maxRuns: spec.maxRuns } : {}) },
+  );
+}
+
 /** A report keeps its shape but not megabytes of a generated input: each line at most 2,000 characters. */
 function clip(report: string): string {
   return report
