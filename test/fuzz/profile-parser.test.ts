@@ -44,7 +44,7 @@ it('profile text: a sane topology or a bounded ProfileError, for every input', a
     accepted: (topology) => assertSaneTopology(topology),
     maxMessageBytes: MAX_ERROR_BYTES,
     budgetMs: 4000,
-    minRuns: 100,
+    minRuns: 50,
   });
   t.diagnostic(`${summary.runs} cases in ${Math.round(summary.elapsedMs)} ms, seed ${summary.seed}`);
 });

@@ -147,6 +147,9 @@ function clip(report: string): string {
 
 // --- generators --------------------------------------------------------------------------------------------
 
+/** Any code point, lone surrogates included. (fast-check's own 'binary' unit takes seconds to set up.) */
+const anyCodePoint = fc.integer({ min: 0, max: 0x10ffff }).map((c) => String.fromCodePoint(c));
+
 /** Numbers written as text that a number parser must take or refuse cleanly. */
 export function numberText(): fc.Arbitrary<string> {
   return fc.oneof(
@@ -201,7 +204,7 @@ export function quantityText(units: readonly string[]): fc.Arbitrary<string> {
 export function hostileString(): fc.Arbitrary<string> {
   return fc.oneof(
     fc.string({ maxLength: 64 }),
-    fc.string({ unit: 'binary', maxLength: 64 }),
+    fc.string({ unit: anyCodePoint, maxLength: 64 }),
     fc.constantFrom(
       '__proto__',
       'constructor',
@@ -214,6 +217,27 @@ export function hostileString(): fc.Arbitrary<string> {
       '\u202E',
     ),
     fc.nat({ max: 200_000 }).map((n) => 'x'.repeat(n)),
+  );
+}
+
+/** Keys a mapping may carry: short, odd, or the names of Object.prototype's members. (Kept short: fast-check
+ * checks a dictionary's keys for uniqueness, which is slow for long ones.) */
+export function hostileKey(): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.string({ maxLength: 16 }),
+    fc.string({ unit: anyCodePoint, maxLength: 8 }),
+    fc.constantFrom(
+      '__proto__',
+      'constructor',
+      'prototype',
+      'toString',
+      'hasOwnProperty',
+      '',
+      ' ',
+      '.',
+      'a.b',
+      '<<',
+    ),
   );
 }
 
@@ -231,7 +255,7 @@ export function hostileValue(depth = 3): fc.Arbitrary<unknown> {
   return fc.oneof(
     { weight: 3, arbitrary: leaf },
     { weight: 1, arbitrary: fc.array(hostileValue(depth - 1), { maxLength: 5 }) },
-    { weight: 1, arbitrary: fc.dictionary(hostileString(), hostileValue(depth - 1), { maxKeys: 5 }) },
+    { weight: 1, arbitrary: fc.dictionary(hostileKey(), hostileValue(depth - 1), { maxKeys: 5 }) },
   );
 }
 
@@ -272,13 +296,44 @@ export function hostileYaml(): fc.Arbitrary<string> {
   );
 }
 
+/** `doc` (a valid document as plain data) with a few of its values replaced by hostile ones, keys dropped or
+ * unknown keys added: structure-aware cases that get past a parser's first checks. */
+export function perturbed(doc: unknown): fc.Arbitrary<unknown> {
+  const paths: (string | number)[][] = [];
+  const walk = (node: unknown, at: (string | number)[]) => {
+    paths.push(at);
+    if (Array.isArray(node)) node.forEach((v, i) => walk(v, [...at, i]));
+    else if (node && typeof node === 'object') for (const [k, v] of Object.entries(node)) walk(v, [...at, k]);
+  };
+  walk(doc, []);
+  const edit = fc.tuple(
+    fc.constantFrom(...paths.filter((p) => p.length > 0)),
+    fc.constantFrom('replace', 'drop', 'add'),
+    hostileValue(2),
+    hostileKey(),
+  );
+  return fc.array(edit, { minLength: 1, maxLength: 4 }).map((edits) => {
+    const copy = structuredClone(doc) as Record<string | number, unknown>;
+    for (const [at, kind, value, key] of edits) {
+      let parent: Record<string | number, unknown> | undefined = copy;
+      for (const s of at.slice(0, -1)) parent = parent?.[s] as Record<string | number, unknown> | undefined;
+      if (!parent || typeof parent !== 'object') continue;
+      const last = at.at(-1) as string | number;
+      if (kind === 'replace') parent[last] = value;
+      else if (kind === 'drop') delete parent[last];
+      else if (!Array.isArray(parent)) parent[key] = value;
+    }
+    return copy;
+  });
+}
+
 /** `valid` changed a few bytes at a time: truncated, cut, repeated, flipped. */
 export function mutated(valid: string): fc.Arbitrary<string> {
   const edit = fc.tuple(
     fc.constantFrom('cut', 'insert', 'replace', 'repeat', 'truncate'),
     fc.nat({ max: Math.max(0, valid.length) }),
     fc.nat({ max: 40 }),
-    fc.string({ unit: 'binary', maxLength: 12 }),
+    fc.string({ unit: anyCodePoint, maxLength: 12 }),
   );
   return fc.array(edit, { minLength: 1, maxLength: 4 }).map((edits) => {
     let text = valid;
@@ -299,7 +354,7 @@ export function mutated(valid: string): fc.Arbitrary<string> {
 export function queryString(knownKeys: readonly string[]): fc.Arbitrary<string> {
   const key = fc.oneof(
     { weight: 4, arbitrary: fc.constantFrom(...(knownKeys.length > 0 ? knownKeys : ['q'])) },
-    { weight: 1, arbitrary: hostileString().map(encodeURIComponent) },
+    { weight: 1, arbitrary: hostileKey().map(encodeURIComponent) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(
