@@ -156,7 +156,7 @@ export function profileText(): fc.Arbitrary<string> {
   const presets = Object.values(PRESETS).map((p) => stringify(p));
   return fc.oneof(
     { weight: 6, arbitrary: profileDocument().map((d) => stringify(d)) },
-    { weight: 3, arbitrary: extremeProfile().map((d) => stringify(d)) },
+    { weight: 1, arbitrary: extremeProfile().map((d) => stringify(d)) },
     { weight: 2, arbitrary: profileDocument().map((d) => JSON.stringify(d)) },
     { weight: 2, arbitrary: hostileYaml() },
     { weight: 2, arbitrary: fc.constantFrom(...presets).chain((text) => mutated(text)) },
