@@ -256,6 +256,28 @@ describe('make dev end to end', () => {
       assert.ok(at >= 0 && at < stoppedAt, `${last} before "dev   stopped":\n${out.text}`);
     }
   });
+  it('a launcher killed outright (SIGKILL) leaves no child running: the reaper stops them', async () => {
+    const { ports, child, exited } = await launchReady(stateDir);
+    // The three services and the reaper.
+    const pgrep = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' });
+    const pids = pgrep.stdout.split('\n').filter(Boolean).map(Number);
+    assert.equal(pids.length, 4, `children of the launcher: ${pgrep.stdout}`);
+    child.kill('SIGKILL');
+    await exited;
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 20_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(pids.filter(alive), [], 'children still running after the launcher was killed');
+    // Their ports are free again.
+    assert.deepEqual(await portProblems(ports), []);
+  });
 });
 
 describe('make dev-profile', () => {

@@ -148,7 +148,18 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
     settle = resolve;
   });
   // Children get a process group of their own, so a Ctrl-C reaches the launcher alone and the stop is ordered.
-  // Should the launcher itself die, they must not outlive it.
+  // Should the launcher itself die, they must not outlive it: on an exit it sees, it kills them here; on one it
+  // cannot see (SIGKILL), the reaper does, when the pipe to it closes (reaper.ts).
+  const reaper = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('reaper.ts', import.meta.url)), String(DRAIN_SECONDS)],
+    {
+      stdio: ['pipe', 'ignore', 'inherit'],
+      detached: true,
+    },
+  );
+  reaper.unref();
+  reaper.stdin.unref();
   const killAll = () => {
     for (const r of running)
       if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
@@ -172,6 +183,7 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
       }
       const results = await Promise.all(running.map((r) => r.closed));
       process.removeListener('exit', killAll);
+      reaper.stdin.end();
       if (stateDirPath) removeState(stateDirPath, process.pid, ports.admin);
       const exits = Object.fromEntries(running.map((r, i) => [r.name, results[i] ?? null])) as Record<
         DevProcessName,
@@ -197,6 +209,7 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
+    if (child.pid !== undefined) reaper.stdin.write(`${child.pid}\n`);
     const label = color ? `${COLORS[p.name]}${p.name.padEnd(5)}\x1b[0m ` : `${p.name.padEnd(5)} `;
     prefixLines(child, label, output);
     const exited = new Promise<void>((resolve) => {
