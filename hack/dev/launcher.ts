@@ -10,7 +10,7 @@
 // Every child's output is prefixed with its name and handed to `output` line by line, and nothing is reported
 // stopped before the last line of each child has been read.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadProfile, PRESETS, type Topology } from '../../services/topology/index.ts';
@@ -159,7 +159,8 @@ export async function startDev(opts: DevOptions = {}): Promise<DevTestbed> {
     },
   );
   reaper.unref();
-  reaper.stdin.unref();
+  // A piped stdio stream is a net.Socket: unref'd, the pipe does not keep the launcher alive.
+  (reaper.stdin as Socket).unref();
   const killAll = () => {
     for (const r of running)
       if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
