@@ -87,9 +87,8 @@ export async function startExperimentTestbed(o: {
   return {
     ports: o.ports,
     async applyProfile(doc) {
-      // The proxy bounds the time it spends reading a profile; on a host this busy it can refuse a valid one
-      // for taking too long, or answer late. Each attempt waits longer; a profile refused for what it says is not
-      // retried (it was validated before the first run).
+      // A busy proxy answers 429 or 503 (its validator is occupied or the host too slow): each attempt waits
+      // longer. A profile refused for what it says is not retried (it was validated before the first run).
       let last = '';
       for (const wait of [0, 1, 2, 4, 8]) {
         await new Promise((r) => setTimeout(r, wait * 1000));
@@ -97,7 +96,7 @@ export async function startExperimentTestbed(o: {
           const res = await fetch(`${admin}/api/v1/profile`, { method: 'PUT', body: JSON.stringify(doc) });
           if (res.ok) return;
           last = await res.text();
-          if (!/took more than/.test(last)) break;
+          if (res.status !== 429 && res.status !== 503) break;
         } catch (err) {
           last = (err as Error).message;
         }

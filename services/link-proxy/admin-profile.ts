@@ -1,8 +1,10 @@
 // A profile sent to the admin API is parsed and validated in a worker thread, not on the event loop that
-// releases the delayed traffic: however costly the document (YAML aliases that expand, thousands of links), the
-// proxy's own thread only waits for a message. The worker has a time and a heap bound; a document that passes
-// neither is refused like an invalid one. One parse at a time, a few waiting: more are told to retry. The worker
-// is started on the first PUT and stopped after a quiet half minute; one that failed a bound is replaced.
+// releases the delayed traffic: the parser's own bounds keep a document to a few milliseconds, and even those stay
+// off the proxy's thread, which only waits for a message. The worker has a heap bound (a document that needs more
+// is refused like an invalid one) and a time bound counted from when it is ready: the parser's size bounds make a
+// slow parse the host's doing, not the document's, so it is answered 503 with a retry, never as an invalid
+// profile. One parse at a time, a few waiting: more are told to retry. The worker is started on the first PUT and
+// stopped after a quiet half minute; one that failed a bound is replaced.
 //   this file is both the caller (parseProfileOffLoop) and the worker (run with workerData).
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -16,11 +18,16 @@ const PROFILE_PARSE_HEAP_MB = 32;
 /** Parses waiting behind the running one before more are answered 429. */
 const MAX_WAITING = 4;
 
-type Outcome = { ok: true; topology: Topology } | { ok: false; problems: Problem[] };
+type Outcome =
+  | { ok: true; topology: Topology }
+  | { ok: false; problems: Problem[] }
+  | { ok: false; busy: string };
 type Job = { text: string; source: string };
 
 // The worker: parses each document it is sent and answers with the outcome.
 if (!isMainThread && (workerData as { profileParse?: boolean })?.profileParse) {
+  // Its modules are loaded by now: the parse's time bound starts from this message.
+  parentPort?.postMessage('ready');
   parentPort?.on('message', ({ text, source }: Job) => {
     let outcome: Outcome;
     try {
@@ -38,12 +45,18 @@ if (!isMainThread && (workerData as { profileParse?: boolean })?.profileParse) {
 let queue: Promise<unknown> = Promise.resolve();
 let waiting = 0;
 /** One worker, started on the first PUT and kept while PUTs come (its start costs more than a parse). */
-let worker: Worker | undefined;
+let worker: { thread: Worker; ready: Promise<boolean> } | undefined;
+/** How long a worker may take to load its modules before the PUT is answered 503 (seconds on a busy host). */
+const WORKER_START_TIMEOUT_MS = 30_000;
 let idleTimer: NodeJS.Timeout | undefined;
 const WORKER_IDLE_MS = 30_000;
 
 /** parseProfileText in a bounded worker: resolves the topology or throws ProfileError / HttpError (429). */
-export async function parseProfileOffLoop(text: string, source: string): Promise<Topology> {
+export async function parseProfileOffLoop(
+  text: string,
+  source: string,
+  timeoutMs = PROFILE_PARSE_TIMEOUT_MS,
+): Promise<Topology> {
   if (waiting >= MAX_WAITING)
     throw new HttpError(429, 'busy', 'other profile changes are being validated; retry in a second', {
       headers: { 'retry-after': '1' },
@@ -51,15 +64,16 @@ export async function parseProfileOffLoop(text: string, source: string): Promise
   waiting++;
   const turn = queue.then(() => {
     waiting--;
-    return inWorker({ text, source });
+    return inWorker({ text, source }, timeoutMs);
   });
   queue = turn.catch(() => {});
   const outcome = await turn;
-  if (!outcome.ok) throw new ProfileError(source, outcome.problems);
-  return outcome.topology;
+  if (outcome.ok) return outcome.topology;
+  if ('busy' in outcome) throw new HttpError(503, 'busy', outcome.busy, { headers: { 'retry-after': '1' } });
+  throw new ProfileError(source, outcome.problems);
 }
 
-function startWorker(): Worker {
+function startWorker(): { thread: Worker; ready: Promise<boolean> } {
   const w = new Worker(fileURLToPath(new URL('./admin-profile.ts', import.meta.url)), {
     workerData: { profileParse: true },
     resourceLimits: { maxOldGenerationSizeMb: PROFILE_PARSE_HEAP_MB },
@@ -68,15 +82,26 @@ function startWorker(): Worker {
   });
   // It must not keep a stopping proxy alive.
   w.unref();
+  const entry = {
+    thread: w,
+    ready: new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), WORKER_START_TIMEOUT_MS).unref();
+      w.once('message', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      w.once('exit', () => resolve(false));
+    }),
+  };
   // A failure between jobs (out of memory after a timeout gave up on it) must not reach the process as an
   // unhandled 'error': the job that was running has its own listener, and a broken worker is replaced.
   w.on('error', () => {
-    if (worker === w) worker = undefined;
+    if (worker === entry) worker = undefined;
   });
-  return w;
+  return entry;
 }
 
-function inWorker(job: Job): Promise<Outcome> {
+async function inWorker(job: Job, timeoutMs: number): Promise<Outcome> {
   const tooCostly = (what: string): Outcome => ({
     ok: false,
     problems: [
@@ -85,7 +110,13 @@ function inWorker(job: Job): Promise<Outcome> {
   });
   clearTimeout(idleTimer);
   worker ??= startWorker();
-  const w = worker;
+  const entry = worker;
+  const w = entry.thread;
+  if (!(await entry.ready)) {
+    if (worker === entry) worker = undefined;
+    void w.terminate();
+    return { ok: false, busy: 'the profile validator did not start in time (the host is busy); retry' };
+  }
   return new Promise((resolve) => {
     const settle = (outcome: Outcome, broken: boolean) => {
       clearTimeout(timer);
@@ -95,10 +126,10 @@ function inWorker(job: Job): Promise<Outcome> {
       if (broken) {
         // A worker that timed out or ran out of memory is not reused.
         void w.terminate();
-        if (worker === w) worker = undefined;
+        if (worker === entry) worker = undefined;
       } else {
         idleTimer = setTimeout(() => {
-          if (worker === w) worker = undefined;
+          if (worker === entry) worker = undefined;
           void w.terminate();
         }, WORKER_IDLE_MS).unref();
       }
@@ -116,8 +147,15 @@ function inWorker(job: Job): Promise<Outcome> {
       );
     const onExit = () => settle(tooCostly('could not be parsed'), true);
     const timer = setTimeout(
-      () => settle(tooCostly(`took more than ${PROFILE_PARSE_TIMEOUT_MS} ms to parse and validate`), true),
-      PROFILE_PARSE_TIMEOUT_MS,
+      () =>
+        settle(
+          {
+            ok: false,
+            busy: `the profile took more than ${timeoutMs} ms to validate (the host is busy); retry`,
+          },
+          true,
+        ),
+      timeoutMs,
     );
     w.on('message', onMessage);
     w.once('error', onError);
