@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import { PRESETS, topologyFrom } from '../services/topology/index.ts';
 import { siteComputePatches } from './site-compute.ts';
 
-test("each service's CPU limit and SITE_CORES are its site's cores", () => {
+test("each service's CPU limit, SITE_CORES and libuv's pool follow its site's cores", () => {
   const doc = {
     ...PRESETS['5g-mec'],
     name: 'small-edge',
-    sites: { edge: { cores: 1 }, cloud: { cores: 2.5 } },
+    sites: { edge: { cores: 1 }, cloud: { cores: 8 } },
   };
   const limits = siteComputePatches(topologyFrom(doc, 'small-edge')).map((p) => [
     p.metadata.name,
@@ -15,10 +15,26 @@ test("each service's CPU limit and SITE_CORES are its site's cores", () => {
   ]);
   assert.deepEqual(limits, [
     ['edge', '1'],
-    ['cloud', '2500m'],
+    ['cloud', '8'],
   ]);
   const cores = siteComputePatches(topologyFrom(doc, 'small-edge')).map(
     (p) => p.spec.template.spec.containers[0]?.env,
   );
-  assert.deepEqual(cores, [[{ name: 'SITE_CORES', value: '1' }], [{ name: 'SITE_CORES', value: '2.5' }]]);
+  // libuv's pool keeps Node's 4 threads, and has one per worker beyond that (each worker's decode runs there).
+  assert.deepEqual(cores, [
+    [
+      { name: 'SITE_CORES', value: '1' },
+      { name: 'UV_THREADPOOL_SIZE', value: '4' },
+    ],
+    [
+      { name: 'SITE_CORES', value: '8' },
+      { name: 'UV_THREADPOOL_SIZE', value: '8' },
+    ],
+  ]);
+  assert.deepEqual(
+    siteComputePatches(
+      topologyFrom({ ...doc, sites: { edge: { cores: 2.5 }, cloud: { cores: 1 } } }, 'x'),
+    ).map((p) => p.spec.template.spec.containers[0]?.resources.limits.cpu),
+    ['2500m', '1'],
+  );
 });

@@ -3,7 +3,7 @@
 // k8s/base/site-compute.yaml is this for the default profile (`make generate`), so the manifests hold no core
 // count of their own. The same objects serve as a server-side apply patch for a profile switched at run time.
 import { stringify } from 'yaml';
-import { siteCompute, type Topology } from '../services/topology/index.ts';
+import { siteCompute, siteProcessEnv, type Topology } from '../services/topology/index.ts';
 
 /** The services that run at a site, by Deployment (and container) name: one per site today. */
 export const SITE_SERVICES: Readonly<Record<string, string>> = Object.freeze({
@@ -11,7 +11,7 @@ export const SITE_SERVICES: Readonly<Record<string, string>> = Object.freeze({
   cloud: 'cloud',
 });
 
-/** A partial Deployment per service setting its container's CPU limit and SITE_CORES. */
+/** A partial Deployment per service setting its container's CPU limit and its site's process environment. */
 export function siteComputePatches(topology: Topology, namespace = 'mec-testbed') {
   return Object.entries(SITE_SERVICES).map(([site, name]) => ({
     apiVersion: 'apps/v1',
@@ -23,7 +23,7 @@ export function siteComputePatches(topology: Topology, namespace = 'mec-testbed'
           containers: [
             {
               name,
-              env: [{ name: 'SITE_CORES', value: String(siteCompute(topology, site).cores) }],
+              env: Object.entries(siteProcessEnv(topology, site)).map(([name, value]) => ({ name, value })),
               resources: { limits: { cpu: siteCompute(topology, site).cpuLimit } },
             },
           ],

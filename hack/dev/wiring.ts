@@ -5,7 +5,12 @@
 //   http://127.0.0.1:8081 ──ue->edge──────▶ [ue-edge] ──────────────────────────▶ edge  127.0.0.1:9081
 //   http://127.0.0.1:8082 ──ue->cloud─────▶ [ue-edge]─[edge-cloud] ─────────────▶ cloud 127.0.0.1:9082
 //   edge's CLOUD_URL 127.0.0.1:9181 ─edge->cloud─▶ [edge-cloud] ────────────────▶ cloud 127.0.0.1:9082
-import { formatDuration, requestBudget, siteCompute, type Topology } from '../../services/topology/index.ts';
+import {
+  formatDuration,
+  requestBudget,
+  siteProcessEnv,
+  type Topology,
+} from '../../services/topology/index.ts';
 
 export interface DevPorts {
   edge: number; // UE-facing, through ue->edge
@@ -91,7 +96,6 @@ export function devProcesses(
   env: Readonly<Record<string, string | undefined>>,
   topology: Topology,
 ): DevProcess[] {
-  const cores = (site: 'edge' | 'cloud') => String(siteCompute(topology, site).cores);
   const common = {
     HOST: '127.0.0.1',
     LOG_LEVEL: env.LOG_LEVEL ?? 'info',
@@ -106,7 +110,7 @@ export function devProcesses(
     {
       name: 'cloud',
       script: 'services/cloud/main.ts',
-      env: { ...common, PORT: String(ports.cloudRaw), SITE_CORES: cores('cloud') },
+      env: { ...common, PORT: String(ports.cloudRaw), ...siteProcessEnv(topology, 'cloud') },
     },
     {
       name: 'edge',
@@ -115,7 +119,7 @@ export function devProcesses(
         ...common,
         PORT: String(ports.edgeRaw),
         CLOUD_URL: `http://127.0.0.1:${ports.edgeToCloud}`,
-        SITE_CORES: cores('edge'),
+        ...siteProcessEnv(topology, 'edge'),
       },
     },
     {

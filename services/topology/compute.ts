@@ -25,6 +25,19 @@ export function siteCompute(topology: Topology, site: SiteName): SiteCompute {
   return { site, cores: spec.cores, workers: workersFor(spec.cores), cpuLimit: cpuQuantity(spec.cores) };
 }
 
+/**
+ * The environment a service process at a site starts with, the same under `make dev` and on kind: SITE_CORES sizes
+ * its worker pool; UV_THREADPOOL_SIZE gives libuv's pool (Node's default: 4 threads, shared by the whole process)
+ * a thread per worker, since each worker's image decode runs there.
+ */
+export function siteProcessEnv(
+  topology: Topology,
+  site: SiteName,
+): Record<'SITE_CORES' | 'UV_THREADPOOL_SIZE', string> {
+  const c = siteCompute(topology, site);
+  return { SITE_CORES: String(c.cores), UV_THREADPOOL_SIZE: String(Math.max(4, c.workers)) };
+}
+
 /** Worker threads for a number of cores: a thread cannot be split, so round, and never fewer than one. */
 export function workersFor(cores: number): number {
   return Math.max(1, Math.round(cores));
