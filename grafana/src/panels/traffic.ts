@@ -1,4 +1,5 @@
-// Load and health: throughput, errors, the edge cache, the inspect workload's processing time, CPU per site.
+// Load and health: throughput, errors, the edge cache, the inspect workload's processing time and worker pool,
+// CPU per site.
 import { PERCENTILES, query, timeseries, UNIT } from '../factory.ts';
 
 export function trafficPanels() {
@@ -65,6 +66,34 @@ export function trafficPanels() {
       min: 0,
       decimals: 2,
       queries: [query('site:process_cpu_seconds:rate1m', '{{site}} cores')],
+    }),
+    timeseries({
+      title: 'Inspect workers busy',
+      description:
+        "Share of each site's inspect workers that were busy, averaged over a minute. Workers are the site's cores (the profile's site compute); near 100% the site is saturated and jobs queue.",
+      unit: UNIT.ratio,
+      width: 8,
+      min: 0,
+      max: 1,
+      queries: [query('site:mec_inspect_workers_busy:ratio_avg1m', '{{site}} busy')],
+    }),
+    timeseries({
+      title: 'Inspect jobs waiting',
+      description:
+        'The longest queue of inspect jobs waiting for a worker in the last minute. A queue adds its wait to every request behind it: this is where a small edge loses what the network gave it.',
+      unit: UNIT.none,
+      width: 8,
+      min: 0,
+      queries: [query('site:mec_inspect_queue_length:max1m', '{{site}} waiting')],
+    }),
+    timeseries({
+      title: 'Inspect requests refused',
+      description:
+        "Inspect requests answered 503 because the site's queue was full (INSPECT_QUEUE_LIMIT): the site turns work away instead of letting it wait without bound.",
+      unit: UNIT.requestsPerSecond,
+      width: 8,
+      min: 0,
+      queries: [query('site:mec_inspect_rejected:rate1m', '{{site}} refused')],
     }),
   ];
 }
