@@ -3,12 +3,15 @@
 // requests go from the UE side through the proxy to the edge on kept-alive connections at 100, 500 and 1,000
 // per second (an open model: services/loadgen/http.ts); the overhead is the measured round trip minus the
 // configured one (paths.ts), at p50 and p99: the proxy, the edge service, the HTTP stacks and the generator
-// together. The same load straight to the edge's raw port shows the service's share. Then the metrics' cost:
-// every process's /metrics scraped every second, in rounds alternating with no scrape.
+// together. The same load straight to the edge's raw port shows the service's share, and to a bare node:http
+// server answering the same 64 bytes the host's own floor (the generator, two event loops and the kernel, on a
+// host that may be busy). Then the metrics' cost: every process's /metrics scraped every second, in rounds
+// alternating with no scrape.
 // Goals: at 500 requests/s the overhead is at most 0.5 ms at p50 and 2 ms at p99; scraping adds at most 5% to
 // the round trip. Each figure is the median of the rounds. Loopback only, bounded durations.
 //
 //   node bench/overhead.ts [--profile NAME] [--rates 100,500,1000] [--rounds 3] [--seconds 4]
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +21,7 @@ import { startDev } from '../hack/dev/launcher.ts';
 import { httpOpenLoop } from '../services/loadgen/http.ts';
 import { type LinkProfileDocument, PRESETS, roundTripSeconds } from '../services/topology/index.ts';
 import { freePorts } from '../test/support/ports.ts';
+import { waitPort } from './emulators.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -63,7 +67,7 @@ function cpuSeconds(pid: number): number {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
-type Condition = 'raw' | 'proxied' | 'scraped';
+type Condition = 'bare' | 'raw' | 'proxied' | 'scraped';
 
 async function main(): Promise<number> {
   const preset = PRESETS[flags.profile];
@@ -71,7 +75,7 @@ async function main(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'mec-bench-overhead-'));
   const file = join(dir, 'profile.yaml');
   writeFileSync(file, stringify(latencyOnly(preset)));
-  const [edge, cloud, edgeRaw, cloudRaw, edgeToCloud, admin] = (await freePorts(6)) as number[];
+  const [edge, cloud, edgeRaw, cloudRaw, edgeToCloud, admin, barePort] = (await freePorts(7)) as number[];
   const dev = await startDev({
     profile: file,
     ports: { edge, cloud, edgeRaw, cloudRaw, edgeToCloud, admin },
@@ -79,7 +83,17 @@ async function main(): Promise<number> {
     output: () => {},
     stateDir: null,
   });
+  // The floor: a bare node:http server in its own process, answering 64 bytes as the echo route does.
+  const bare = spawn(
+    process.execPath,
+    [
+      '-e',
+      `const b = Buffer.alloc(64, 120); require('node:http').createServer((q, s) => { s.setHeader('content-type', 'application/octet-stream'); s.setHeader('content-length', 64); s.end(b); }).listen(${barePort}, '127.0.0.1')`,
+    ],
+    { stdio: 'inherit' },
+  );
   try {
+    await waitPort(barePort as number);
     const configuredMs = roundTripSeconds(dev.topology, 'ue', 'edge') * 1e3;
     const metricsUrls = [
       `http://127.0.0.1:${dev.ports.edgeRaw}/metrics`,
@@ -107,7 +121,12 @@ async function main(): Promise<number> {
           : undefined;
       const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
       const { sent } = await httpOpenLoop({
-        port: condition === 'raw' ? dev.ports.edgeRaw : dev.ports.edge,
+        port:
+          condition === 'bare'
+            ? (barePort as number)
+            : condition === 'raw'
+              ? dev.ports.edgeRaw
+              : dev.ports.edge,
         rate,
         warmupSeconds: 0.5,
         seconds: SECONDS,
@@ -133,13 +152,15 @@ async function main(): Promise<number> {
     let met = true;
     for (const rate of RATES) {
       const got: Record<Condition, Array<{ p50: number; p99: number; cpuUs: number }>> = {
+        bare: [],
         raw: [],
         proxied: [],
         scraped: [],
       };
       for (let round = 0; round < ROUNDS; round++) {
         // Alternating order, so a drift of the host's load weighs on both sides alike.
-        const order: Condition[] = round % 2 ? ['scraped', 'proxied', 'raw'] : ['raw', 'proxied', 'scraped'];
+        const order: Condition[] =
+          round % 2 ? ['scraped', 'proxied', 'raw', 'bare'] : ['bare', 'raw', 'proxied', 'scraped'];
         for (const c of order) got[c].push(await stretch(c, rate));
       }
       const m = (c: Condition, k: 'p50' | 'p99' | 'cpuUs') => median(got[c].map((x) => x[k]));
@@ -161,6 +182,7 @@ async function main(): Promise<number> {
         over.p50.toFixed(3),
         over.p99.toFixed(3),
         `${m('raw', 'p50').toFixed(3)}/${m('raw', 'p99').toFixed(3)}`,
+        `${m('bare', 'p50').toFixed(3)}/${m('bare', 'p99').toFixed(3)}`,
         `${pct(scrape.p50)}/${pct(scrape.p99)}`,
         `${m('proxied', 'cpuUs').toFixed(0)}/${m('scraped', 'cpuUs').toFixed(0)}`,
         judged ? (ok ? 'met' : 'MISSED') : '',
@@ -171,6 +193,7 @@ async function main(): Promise<number> {
       'overhead p50 (ms)',
       'p99',
       'edge alone p50/p99',
+      'host floor p50/p99',
       'scraped vs not p50/p99',
       'cpu µs/req not/scraped',
       'goal',
@@ -181,12 +204,13 @@ async function main(): Promise<number> {
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows) console.log(line(r));
     console.log(
-      `overhead = measured round trip − configured (${configuredMs} ms); edge alone = the same load on the edge's raw port (no proxy, no link); ` +
+      `overhead = measured round trip − configured (${configuredMs} ms); edge alone = the same load on the edge's raw port (no proxy, no link); host floor = on a bare node:http server; ` +
         `scraped = edge, cloud and proxy /metrics every second; cpu = the three processes' CPU per request. ` +
         `Goal at ${GOAL.rate}/s: p50 ≤ ${GOAL.p50Ms} ms, p99 ≤ ${GOAL.p99Ms} ms, scraping ≤ +${GOAL.scrapeShare * 100}%.`,
     );
     return met ? 0 : 1;
   } finally {
+    bare.kill();
     await dev.stop('benchmark done');
     rmSync(dir, { recursive: true, force: true });
   }
