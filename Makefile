@@ -218,7 +218,7 @@ experiment-report: node_modules ## Recompute a result set's runs.csv, summary.js
 
 ##@ Observability
 .PHONY: promtool3
-promtool3: ## Build the cluster's promtool (Prometheus 3.x, Kubernetes discovery, native histograms) into ./bin
+promtool3: ## Build the cluster's promtool and prometheus (3.x, Kubernetes discovery, native histograms) into ./bin
 	k8s/base/prometheus/promtool3.sh
 
 

@@ -2,10 +2,10 @@
 # The two upstream images the testbed runs that cannot be pulled here but may be built (Apache-2.0): Prometheus
 # at PROMETHEUS_IMAGE's version and the blackbox exporter at BLACKBOX_EXPORTER_IMAGE's, each from its Go module
 # (static, FROM scratch), into the private engine. Grafana and k6 are AGPL: not built, left out of the CI run.
-# The binaries are cached in $CACHE_DIR/offline-ci/bin by version. Prints the two image names, one a line, for
+# The binaries are cached by version: Prometheus by k8s/base/prometheus/promtool3.sh beside the promtool the tests
+# use (one build gives both; only Kubernetes discovery, no web UI assets: the API and /metrics are what the testbed
+# reads), the blackbox exporter in $CACHE_DIR/offline-ci/bin. Prints the two image names, one a line, for
 # `make up PROMETHEUS_IMAGE=… BLACKBOX_EXPORTER_IMAGE=…` (the override a mirror or an air-gapped machine uses).
-# Prometheus is built as promtool3.sh builds promtool: only Kubernetes discovery (what prometheus.yml uses), and
-# without the web UI's compiled assets (they need npm): the API and /metrics are what the testbed reads.
 set -euo pipefail
 log_tag=upstream-images
 # shellcheck source=lib.sh
@@ -17,14 +17,12 @@ image_version() { # PROMETHEUS_IMAGE-style value -> its tag without digest
 }
 prometheus_version=$(image_version "$PROMETHEUS_IMAGE")
 blackbox_version=$(image_version "$BLACKBOX_EXPORTER_IMAGE")
-[[ $prometheus_version =~ ^v3\.([0-9]+)\.([0-9]+)$ ]] || die "cannot read a 3.x version from PROMETHEUS_IMAGE=$PROMETHEUS_IMAGE"
-prometheus_module_version="v0.$((300 + BASH_REMATCH[1])).${BASH_REMATCH[2]}"
 
 out="$CACHE_DIR/offline-ci/bin"
 mkdir -p "$out"
 
-# Builds inside the module's own source tree: both modules' go.mod files have replace directives, which only
-# apply to the main module (so not `go install pkg@version`).
+# Builds inside the module's own source tree: its go.mod has replace directives, which only apply to the main
+# module (so not `go install pkg@version`).
 build_from_module() { # output, module, module version, package, tags, version ldflags
   local output=$1 module=$2 version=$3 pkg=$4 tags=$5 ldflags=$6 src tmp t0
   [[ -x $output ]] && return 0
@@ -49,10 +47,9 @@ build_from_module() { # output, module, module version, package, tags, version l
 version_flags() { # version
   echo "-X github.com/prometheus/common/version.Version=${1#v} -X github.com/prometheus/common/version.BuildDate=19700101-00:00:00"
 }
-prometheus_bin="$out/prometheus-$prometheus_version"
+promtool=$("$repo/k8s/base/prometheus/promtool3.sh" "$CACHE_DIR")
+prometheus_bin="$(dirname "$promtool")/prometheus-$prometheus_version"
 blackbox_bin="$out/blackbox_exporter-$blackbox_version"
-build_from_module "$prometheus_bin" github.com/prometheus/prometheus "$prometheus_module_version" ./cmd/prometheus \
-  remove_all_sd,enable_kubernetes_sd "$(version_flags "$prometheus_version")"
 build_from_module "$blackbox_bin" github.com/prometheus/blackbox_exporter "$blackbox_version" . "" \
   "$(version_flags "$blackbox_version")"
 
