@@ -140,6 +140,7 @@ class Pipe {
   private queuedBytes = 0;
   private lastReleaseNs = 0;
   private timer: TimerHandle | undefined;
+  private establishTimer: TimerHandle | undefined;
   private paused = false;
   /** A 'drain' listener waits on the destination (one at a time). */
   private drainArmed = false;
@@ -175,16 +176,28 @@ class Pipe {
     this.decide(data, arrivalNs);
   }
 
-  /** The connection is set up from the client's side: what it sent so far counts as sent now. */
+  /**
+   * The connection is set up from the client's side at `atNs` (the SYN-ACK's arrival, usually ahead): what it
+   * sent until then counts as sent at that moment, so it is held here until then, not handed to the links early.
+   * The links' buckets are shared by every connection and see arrivals in time order: a chunk reserved at a
+   * future time would hold back everyone else's traffic on the link until then (it did: a connection left
+   * mid-handshake under a slow profile delayed every new one on the link by that profile's delay).
+   */
   establish(atNs: number): void {
     this.establishedNs = atNs;
+    if (atNs <= nowNs()) this.release();
+    else this.establishTimer = this.conn.proxy.options.scheduler.at(atNs, this.release);
+  }
+
+  private readonly release = (): void => {
+    this.establishTimer = undefined;
     const held = this.pre ?? [];
     this.pre = null;
     for (const h of held) {
       this.account(-(h.data?.length ?? 0));
       this.decide(h.data, h.arrivalNs);
     }
-  }
+  };
 
   private decide(data: Buffer | null, arrivalNs: number): void {
     const plan = this.plan();
@@ -296,6 +309,8 @@ class Pipe {
   cancel(): void {
     this.timer?.cancel();
     this.timer = undefined;
+    this.establishTimer?.cancel();
+    this.establishTimer = undefined;
   }
 }
 

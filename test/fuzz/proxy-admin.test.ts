@@ -84,7 +84,10 @@ it('profiles through the admin PUT: 2xx or a small, quick 4xx; traffic flows aft
         body: text,
         timeoutMs: MAX_ANSWER_MS * 2,
       });
-      assert.ok(answer.status < 500, `answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+      // 503 "busy" is the one server answer allowed: the host was too slow to validate in time (retry).
+      const busy = answer.status === 503 && /"code":\s*"busy"/.test(answer.body);
+      assert.ok(answer.status < 500 || busy, `answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+      if (busy) return;
       assert.ok(answer.ms <= MAX_ANSWER_MS, `answered after ${Math.round(answer.ms)} ms`);
       assert.ok(
         Buffer.byteLength(answer.body) <= MAX_ANSWER_BYTES,
@@ -108,7 +111,8 @@ it('profiles through the admin PUT: 2xx or a small, quick 4xx; traffic flows aft
       assert.equal(after.status, 200, `traffic after restoring 5g-mec: ${after.status}`);
       assert.ok(proxy.alive(), `the proxy died:\n${proxy.output()}`);
     },
-    // Each PUT is parsed in a fresh worker thread of the proxy (a few hundred ms here): few cases, all real.
+    // Each PUT is parsed in the proxy's parse worker (started on the first, a few hundred ms here): few cases,
+    // all real.
     { budgetMs: 12_000, minRuns: 8 },
   );
   let beside: TrafficSummary | undefined;
@@ -187,12 +191,10 @@ it('hostile query strings on every admin route: 2xx or a 4xx JSON error; traffic
 });
 
 // Found by the fuzz test above, kept as its smallest case: a request sent under a profile with a long delay back
-// to the UE (10 s when found, 3 s here), abandoned by its client, makes the next new connection wait out that
-// delay even after the profile was replaced. The fuzz test above sends no traffic under an accepted profile
-// until the proxy is fixed.
-it('a connection abandoned under a slow profile does not delay the next one after the profile is replaced', {
-  todo: 'the link proxy holds the next new connection for the old profile delay',
-}, async () => {
+// to the UE (10 s when found, 3 s here), abandoned by its client, made the next new connection wait out that
+// delay even after the profile was replaced (the abandoned connection's FIN was reserved on the link's shared
+// bucket at its future set-up time).
+it('a connection abandoned under a slow profile does not delay the next one after the profile is replaced', async () => {
   const slow = [
     'apiVersion: mec-testbed.dev/v1alpha1',
     'kind: LinkProfile',
