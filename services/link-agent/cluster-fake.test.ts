@@ -117,4 +117,29 @@ describe('cluster watch against an in-process fake API server', () => {
     });
     assert.ok(watch.lists().profile > before.profile, JSON.stringify({ before, after: watch.lists() }));
   });
+
+  it('after an outage a fresh informer lists the whole picture (a deletion made meanwhile) and none is left behind', async () => {
+    api.put('nodes', node('mec-edge-2', 'edge', 7));
+    await eventually(() => tc.filters.length === 6, { timeoutMs: 5000, what: 'the joining node' });
+    const before = watch.lists();
+    const port = api.port;
+    await api.stop();
+    // A server that lost its history (a watch from the old resourceVersion would get 410 Gone), and a node
+    // gone while the agent cannot see.
+    api.expireWatches();
+    api.delete('nodes', 'mec-edge-2');
+    await new Promise((r) => setTimeout(r, 1000));
+    await api.start(port);
+    await eventually(() => tc.filters.length === 4, {
+      timeoutMs: 10_000,
+      what: 'the deletion made while the API server was away',
+    });
+    assert.deepEqual(filters(), ['10.244.4.0/24', '10.244.5.0/24', '172.18.0.4/32', '172.18.0.5/32']);
+    assert.ok(watch.lists().nodes > before.nodes, 'the nodes were listed again');
+    // One watch per input: the informer that failed holds none.
+    await eventually(() => api.watching('nodes') === 1 && api.watching('configmaps') === 1, {
+      timeoutMs: 5000,
+      what: 'exactly one watch of each kind',
+    });
+  });
 });

@@ -74,6 +74,11 @@ export class FakeApiServer {
     return kc;
   }
 
+  /** How many watches of `kind` are open now. */
+  watching(kind: Kind): number {
+    return [...this.#watchers].filter((w) => w.kind === kind).length;
+  }
+
   put(kind: Kind, object: KubernetesObject): void {
     const name = object.metadata?.name ?? '';
     const type = this.objects[kind].has(name) ? 'MODIFIED' : 'ADDED';
