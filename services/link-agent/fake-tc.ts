@@ -6,7 +6,7 @@
 
 import { parseTcRate } from './observe.ts';
 import { formatCommand } from './plan.ts';
-import { CallRecorder, CommandError, type CommandRunner, type Program } from './runner.ts';
+import { CallRecorder, CommandError, type CommandRunner, type Program, runBatch } from './runner.ts';
 
 interface Leaf {
   kind: string;
@@ -25,7 +25,9 @@ export class FakeTc extends CallRecorder implements CommandRunner {
   filters: Array<{ prio: number; handle: string; flowid: string; match: string }> = [];
   #next = 0x800;
 
-  async run(program: Program, args: string[]): Promise<string> {
+  async run(program: Program, args: string[], input?: string): Promise<string> {
+    const batch = await runBatch(args, input, (line) => this.run(program, line));
+    if (batch !== undefined) return batch;
     this.calls.push({ program, args: [...args] });
     if (program !== 'tc') return '';
     if (args.includes('show')) return this.#show(args);

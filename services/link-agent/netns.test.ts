@@ -134,6 +134,33 @@ describe('the tc plan against the real tc in a network namespace', { skip: skipU
     assert.deepEqual(teardownPlan(DEV, gone), []);
   });
 
+  it('applies a pass as one tc batch that stops at the first failing command and names it', async () => {
+    const good = ['qdisc', 'replace', 'dev', DEV, 'root', 'handle', 'ec:', 'htb'];
+    const bad = ['class', 'replace', 'dev', DEV, 'parent', 'ec:', 'classid', 'ec:1', 'htb', 'rate', 'fast'];
+    const never = [
+      'class',
+      'replace',
+      'dev',
+      DEV,
+      'parent',
+      'ec:',
+      'classid',
+      'ec:2',
+      'htb',
+      'rate',
+      '1mbit',
+    ];
+    await assert.rejects(applyCommands(runner, [good, bad, never]), (err: Error & { args?: string[] }) => {
+      assert.deepEqual(err.args, bad);
+      assert.match(err.message, /rate fast/);
+      return true;
+    });
+    const seen = await observe(runner, DEV);
+    assert.deepEqual(seen.root, { kind: 'htb', handle: 'ec:' }, 'the command before it ran');
+    assert.equal(seen.classes.size, 0, 'none after it ran');
+    await applyCommands(runner, teardownPlan(DEV, seen));
+  });
+
   it('leaves a root qdisc it did not create alone', async () => {
     await runner.run('tc', ['qdisc', 'replace', 'dev', DEV, 'root', 'handle', '1:', 'htb']);
     await assert.rejects(async () => diffPlan(tree('5g-mec'), await observe(runner, DEV)), /did not create/);
