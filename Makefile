@@ -79,6 +79,20 @@ images: ## Build the edge, cloud and link-proxy images (mec-testbed/{edge,cloud,
 link-agent-image: ## Build mec-testbed/link-agent:dev (Node base + Debian's tc/ip, their libraries and netem's .dist tables)
 	services/link-agent/image/build.sh
 
+# The netem backend on real netem: a stock Debian kernel under qemu (software emulation; no KVM, no root), sites
+# as network namespaces wired like kind nodes, the link agent itself on each (hack/netem-vm/README.md).
+.PHONY: netem-vm-image
+netem-vm-image: ## Build (or find cached) the netem VM: the current Debian kernel, busybox, iproute2, iputils' ping, Node (~/.cache/mec-testbed/netem-vm)
+	hack/netem-vm/build.sh >/dev/null
+
+.PHONY: netem-vm-test
+netem-vm-test: node_modules netem-vm-image ## The link agent on real netem: delays per pair vs the profile, loss, rate, a change within 5 s, clean shutdown (a few minutes)
+	$(NODE) --test --test-reporter=spec hack/netem-vm/netem-vm.test.ts
+
+.PHONY: netem-vm-bench
+netem-vm-bench: node_modules netem-vm-image ## Every preset on real netem: per ordered pair, node and pod IPs, egress and path: p50/p99 error, jitter, loss, rate, switch time (ARGS="--presets 5g-mec --count 200 --json FILE")
+	$(NODE) hack/netem-vm/bench.ts $(ARGS)
+
 ##@ Benchmarks
 .PHONY: bench-overhead
 bench-overhead: node_modules ## The testbed's own overhead as the UE sees it on make dev (measured − configured round trip, p50/p99, echo at 100/500/1,000 req/s) and what scraping /metrics every second costs
