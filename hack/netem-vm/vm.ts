@@ -114,6 +114,10 @@ export interface VmOptions {
   /** Repository-relative entry points the guest runs besides its controller (their imports come along). */
   entries: readonly string[];
   memoryMiB?: number;
+  /**
+   * Guest CPUs (default 2): qemu runs each on a host thread (multi-threaded TCG), so the three agents reacting
+   * to one profile change do not queue for a single emulated CPU (about half the time to follow a change).
+   */
   cpus?: number;
   bootTimeoutMs?: number;
   /** The guest console (kernel messages, /init, children's stray output). */
@@ -191,7 +195,7 @@ export class NetemVm {
           '-cpu',
           'max',
           '-smp',
-          String(options.cpus ?? 1),
+          String(options.cpus ?? 2),
           '-m',
           String(options.memoryMiB ?? 2048),
           '-kernel',
