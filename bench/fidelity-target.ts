@@ -1,5 +1,5 @@
 // The fidelity benchmark's targets, as pure functions, so the verdict it prints is tested
-// (fidelity-target.test.ts). From issue 4: at 1,000 requests/s the p50 error is under 0.3 ms and the p99 error
+// (fidelity-target.test.ts). The targets: at 1,000 requests/s the p50 error is under 0.3 ms and the p99 error
 // under 1 ms; at every point the proxy is no worse than Toxiproxy measured the same way.
 //
 // "No worse" is judged against the sampling noise of the two percentiles. Each measured percentile is one

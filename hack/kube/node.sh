@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage 2 of issue 7: one real node beside hack/kube/control-plane.sh, so pods actually run — kubelet, kube-proxy
+# One real node beside hack/kube/control-plane.sh, so pods actually run — kubelet, kube-proxy
 # (nftables mode: Service ClusterIPs work), CoreDNS (Service names resolve), kube-router's firewall (NetworkPolicies
 # are enforced, as kindnetd enforces them on kind) and kube-scheduler (built by `hack/kube/build.sh --with-node`), a
 # private containerd instance and runc (Debian's

@@ -1,4 +1,4 @@
-// Stage 2 of issue 7: pods that really run. A kubelet with a private containerd + runc and the bridge CNI, beside
+// Pods that really run. A kubelet with a private containerd + runc and the bridge CNI, beside
 // the control plane of hack/kube, runs a Pod Security "restricted" Deployment made of a static busybox httpd; the
 // test reaches the pods over HTTP on their IPs, through a ClusterIP Service (kube-proxy) and by name (CoreDNS),
 // and uses the kubelet API (logs, exec) through the API server.

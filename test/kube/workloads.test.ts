@@ -1,4 +1,4 @@
-// Stage 2 of issue 7, one step further: OUR workloads as real pods. The kind overlay is rendered (k8s/overlays/kind),
+// OUR workloads as real pods. The kind overlay is rendered (k8s/overlays/kind),
 // and its namespaces, NetworkPolicies and the edge and cloud ServiceAccounts/Services/Deployments are applied as
 // rendered to the control plane of hack/kube with one real node (hack/kube/node.sh). The images are the ones
 // `make images` builds (mec-testbed/edge:$IMAGE_TAG, …; dev by default), imported into the node's containerd. The test

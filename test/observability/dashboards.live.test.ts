@@ -1,4 +1,4 @@
-// The CI proof of the dashboards (issue 6) and of the cluster's Prometheus rules (issue 5): the services, the
+// The CI proof of the dashboards and of the cluster's Prometheus rules: the services, the
 // link proxy with the default profile and a blackbox exporter on loopback, a real Prometheus with the cluster's
 // rule files scraping them, open-model load of the k6 scripts' shape, then every query of every panel of every
 // generated dashboard must return data, and the measured edge-vs-cloud reduction on echo must agree with the
