@@ -55,8 +55,8 @@ export interface RoundTrips {
  */
 export async function roundTripSamples(prometheus: string, from: number, to: number): Promise<RoundTrips> {
   if (to <= from) return { edge: [], cloud: [], cloudAt: [] };
-  const query =
-    'sum by (target_site, instance) (probe_http_duration_seconds{job="blackbox", phase=~"connect|processing"}) / 2';
+  // The cluster's own recording rule (successful probes only), halved as its round-trip rules halve it.
+  const query = 'instance_target_site:probe_http_time_to_first_byte_seconds:sum / 2';
   const url = `${prometheus}/api/v1/query_range?query=${encodeURIComponent(query)}&start=${from}&end=${to}&step=1`;
   const body = (await (await fetch(url)).json()) as {
     status: string;
