@@ -135,7 +135,10 @@ async function inWorker(job: Job, timeoutMs: number): Promise<Outcome> {
       }
       resolve(outcome);
     };
-    const onMessage = (outcome: Outcome) => settle(outcome, false);
+    // A reply is judged by the time it took, not only by the timer: when the loop was held up, a late reply
+    // and the timer are due together, and the reply must not win for having been read first.
+    const onMessage = (outcome: Outcome) =>
+      settle(performance.now() - sent >= timeoutMs ? slow : outcome, false);
     const onError = (err: NodeJS.ErrnoException) =>
       settle(
         tooCostly(
@@ -146,20 +149,15 @@ async function inWorker(job: Job, timeoutMs: number): Promise<Outcome> {
         true,
       );
     const onExit = () => settle(tooCostly('could not be parsed'), true);
-    const timer = setTimeout(
-      () =>
-        settle(
-          {
-            ok: false,
-            busy: `the profile took more than ${timeoutMs} ms to validate (the host is busy); retry`,
-          },
-          true,
-        ),
-      timeoutMs,
-    );
+    const slow: Outcome = {
+      ok: false,
+      busy: `the profile took more than ${timeoutMs} ms to validate (the host is busy); retry`,
+    };
+    const timer = setTimeout(() => settle(slow, true), timeoutMs);
     w.on('message', onMessage);
     w.once('error', onError);
     w.once('exit', onExit);
+    const sent = performance.now();
     w.postMessage(job);
   });
 }

@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { FakeApiServer } from '../../test/support/fake-apiserver.ts';
+import { HttpError } from '../skeleton/http-error.ts';
+import { parseProfileText } from '../topology/index.ts';
 import { parseProxyConfig } from './config.ts';
+import { watchProfile } from './profile-watch.ts';
 import { type LinkProxyService, startLinkProxy } from './service.ts';
 
 const NS = 'mec-testbed-system';
@@ -114,5 +117,42 @@ describe('the profile from a ConfigMap, watched through the API', () => {
     api.put('configmaps', configMap(profile('third', '2ms')));
     await until('the change after the restart', () => svc.proxy.topology.name === 'third', 10_000);
     assert.equal(conn.destroyed, false);
+  });
+});
+
+describe('a profile version the validator was too busy for', () => {
+  it('is tried again until it parses, not taken for an invalid one (the proxy would never become ready)', async () => {
+    const api = new FakeApiServer(NS);
+    await api.start();
+    api.put('configmaps', configMap(profile('busy-at-first', '3ms')));
+    const logs: string[] = [];
+    let calls = 0;
+    const watch = watchProfile({
+      namespace: NS,
+      name: 'link-profile',
+      kc: api.kubeConfig(),
+      log: (_level, msg) => logs.push(msg),
+      apply: () => ({ ok: true }),
+      parse: async (text, source) => {
+        calls++;
+        if (calls <= 2) throw new HttpError(503, 'busy', 'the profile took more than 2000 ms to validate');
+        return parseProfileText(text, source);
+      },
+    });
+    try {
+      const first = await Promise.race([
+        watch.first,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`no first profile after 10 s:\n${logs.join('\n')}`)), 10_000),
+        ),
+      ]);
+      assert.equal(first.topology.name, 'busy-at-first');
+      assert.equal(calls, 3, 'two busy answers, then the parse');
+      assert.equal(logs.filter((l) => /validator is busy/.test(l)).length, 1, 'said once, not per retry');
+      assert.ok(!logs.some((l) => /no valid profile/.test(l)), logs.join('\n'));
+    } finally {
+      await watch.stop();
+      await api.stop();
+    }
   });
 });

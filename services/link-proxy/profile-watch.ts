@@ -30,7 +30,10 @@ export function watchProfile(o: {
   outcome?: (outcome: 'applied' | 'rejected') => void;
   kc?: KubeConfig;
   restartDelayMs?: number;
+  /** The validator (tests stand in a busy one). */
+  parse?: (text: string, source: string) => Promise<Topology>;
 }): ProfileWatch {
+  const parse = o.parse ?? parseProfileOffLoop;
   const source = `ConfigMap ${o.namespace}/${o.name}`;
   let resolveFirst: (p: { topology: Topology; text: string }) => void = () => {};
   const first = new Promise<{ topology: Topology; text: string }>((r) => {
@@ -41,13 +44,16 @@ export function watchProfile(o: {
   let latest: string | undefined;
   let parsing = false;
   let done: string | undefined;
+  /** Whether the validator's being busy was logged since the last outcome (once per version, not each retry). */
+  let busyLogged = false;
 
   const next = async (): Promise<void> => {
     if (parsing || latest === undefined || latest === done) return;
     parsing = true;
     const text = latest;
     try {
-      const topology = await parseProfileOffLoop(text, source);
+      const topology = await parse(text, source);
+      busyLogged = false;
       done = text;
       if (!started) {
         started = true;
@@ -68,12 +74,21 @@ export function watchProfile(o: {
           });
       }
     } catch (err) {
-      if (err instanceof HttpError && err.status === 429) {
-        // Admin PUTs are being validated: this version waits its turn.
+      if (err instanceof HttpError && (err.status === 429 || err.status === 503)) {
+        // Admin PUTs are being validated, or the host was too busy to parse it in time (a pod starting beside
+        // others under its CPU limit): this version is tried again, not taken for an invalid one. Taken for
+        // invalid, the first profile never came and the proxy never became ready.
+        if (!busyLogged)
+          o.log('warn', 'the profile validator is busy; trying the ConfigMap version again', {
+            configMap: `${o.namespace}/${o.name}`,
+            error: err.message,
+          });
+        busyLogged = true;
         setTimeout(() => void next(), 1000).unref();
         parsing = false;
         return;
       }
+      busyLogged = false;
       done = text;
       if (started) o.outcome?.('rejected');
       o.log(
