@@ -11,6 +11,13 @@ import type { Topology } from '../topology/index.ts';
 import { parseProfileOffLoop } from './admin-profile.ts';
 import type { Log } from './service.ts';
 
+/**
+ * The parse's bound for a ConfigMap version. Longer than an admin PUT's: nobody waits on a connection for it, and
+ * a pod starting under its CPU limit may need seconds for the worker's first parse; a bound it always missed would
+ * retry forever, each retry starting a fresh worker as cold as the last.
+ */
+const WATCH_PARSE_TIMEOUT_MS = 30_000;
+
 export interface ProfileWatch {
   /** The first valid profile the ConfigMap held (it waits for one, logging why meanwhile). */
   first: Promise<{ topology: Topology; text: string }>;
@@ -31,7 +38,7 @@ export function watchProfile(o: {
   kc?: KubeConfig;
   restartDelayMs?: number;
   /** The validator (tests stand in a busy one). */
-  parse?: (text: string, source: string) => Promise<Topology>;
+  parse?: (text: string, source: string, timeoutMs: number) => Promise<Topology>;
 }): ProfileWatch {
   const parse = o.parse ?? parseProfileOffLoop;
   const source = `ConfigMap ${o.namespace}/${o.name}`;
@@ -52,7 +59,7 @@ export function watchProfile(o: {
     parsing = true;
     const text = latest;
     try {
-      const topology = await parse(text, source);
+      const topology = await parse(text, source, WATCH_PARSE_TIMEOUT_MS);
       busyLogged = false;
       done = text;
       if (!started) {
