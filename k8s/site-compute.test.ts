@@ -25,10 +25,12 @@ test("each service's CPU limit, SITE_CORES and libuv's pool follow its site's co
     [
       { name: 'SITE_CORES', value: '1' },
       { name: 'UV_THREADPOOL_SIZE', value: '4' },
+      { name: 'MALLOC_ARENA_MAX', value: '2' },
     ],
     [
       { name: 'SITE_CORES', value: '8' },
       { name: 'UV_THREADPOOL_SIZE', value: '8' },
+      { name: 'MALLOC_ARENA_MAX', value: '2' },
     ],
   ]);
   assert.deepEqual(

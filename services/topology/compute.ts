@@ -28,14 +28,21 @@ export function siteCompute(topology: Topology, site: SiteName): SiteCompute {
 /**
  * The environment a service process at a site starts with, the same under `make dev` and on kind: SITE_CORES sizes
  * its worker pool; UV_THREADPOOL_SIZE gives libuv's pool (Node's default: 4 threads, shared by the whole process)
- * a thread per worker, since each worker's image decode runs there.
+ * a thread per worker, since each worker's image decode runs there. MALLOC_ARENA_MAX: glibc gives every thread
+ * that allocates its own arena and keeps what each has held, so decodes spread over libuv's threads grow the
+ * resident set long after they end (sharp's documentation warns of it); two arenas kept an edge fuzzed with
+ * hostile images at 408 MiB where the default reached 529.
  */
 export function siteProcessEnv(
   topology: Topology,
   site: SiteName,
-): Record<'SITE_CORES' | 'UV_THREADPOOL_SIZE', string> {
+): Record<'SITE_CORES' | 'UV_THREADPOOL_SIZE' | 'MALLOC_ARENA_MAX', string> {
   const c = siteCompute(topology, site);
-  return { SITE_CORES: String(c.cores), UV_THREADPOOL_SIZE: String(Math.max(4, c.workers)) };
+  return {
+    SITE_CORES: String(c.cores),
+    UV_THREADPOOL_SIZE: String(Math.max(4, c.workers)),
+    MALLOC_ARENA_MAX: '2',
+  };
 }
 
 /** Worker threads for a number of cores: a thread cannot be split, so round, and never fewer than one. */

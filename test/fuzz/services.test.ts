@@ -2,9 +2,12 @@
 // hostile query strings; the inspect route gets hostile images. Every answer is a success or a 4xx with the
 // JSON error shape, of bounded size; echo requests beside the fuzz keep being answered (inspect runs on its
 // worker pool, not on the event loop that answers them); at the end both processes are alive and their memory
-// is within what their limits allow.
+// is within the memory limit their pods run under.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
+import { PRESETS, siteProcessEnv, topologyFrom } from '../../services/topology/index.ts';
 import { encodeGrayPng, syntheticImage } from '../../services/workloads/inspect/synthetic.ts';
 import { fc, fuzz, queryString } from '../support/fuzz.ts';
 import {
@@ -24,11 +27,31 @@ const MAX_ERROR_BYTES = 16 * 1024;
 const MAX_BESIDE_MS = 10_000;
 const MAX_MEDIAN_MS = 1000;
 /**
- * A service starts at about 80 MiB; an inspect at the default INSPECT_MAX_PIXELS holds at most 136 MiB while it
- * decodes (services/workloads/README.md) plus about 6 bytes a pixel while it detects, one at a time here
- * (SITE_CORES=1), and the worker thread's own heap.
+ * The memory limit of the site's container in the cluster (k8s/base/<site>.yaml), in KiB: what the process may
+ * hold there before it is killed. A decode of the largest image holds up to 136 MiB beside about 6 bytes a pixel
+ * while it detects (services/workloads/README.md), next to the process itself and the reference cache.
  */
-const MAX_PEAK_KIB = 512 * 1024;
+function podMemoryLimitKiB(site: 'edge' | 'cloud'): number {
+  const docs = parseAllDocuments(
+    readFileSync(new URL(`../../k8s/base/${site}.yaml`, import.meta.url), 'utf8'),
+  );
+  for (const doc of docs) {
+    const o = doc.toJS() as {
+      kind?: string;
+      spec?: {
+        template?: { spec?: { containers?: Array<{ resources?: { limits?: { memory?: string } } }> } };
+      };
+    };
+    const limit =
+      o?.kind === 'Deployment'
+        ? o.spec?.template?.spec?.containers?.[0]?.resources?.limits?.memory
+        : undefined;
+    const mi = limit?.match(/^(\d+)Mi$/);
+    if (mi) return Number(mi[1]) * 1024;
+  }
+  throw new Error(`no memory limit in Mi on the ${site} Deployment of k8s/base/${site}.yaml`);
+}
+const MAX_PEAK_KIB = { edge: podMemoryLimitKiB('edge'), cloud: podMemoryLimitKiB('cloud') };
 
 let cloud: FuzzedProcess;
 let edge: FuzzedProcess;
@@ -41,15 +64,17 @@ before(async () => {
   const [cloudPort, edgePort] = (await freePorts(2)) as [number, number];
   url.cloud = `http://127.0.0.1:${cloudPort}`;
   url.edge = `http://127.0.0.1:${edgePort}`;
-  const common = { HOST: '127.0.0.1', LOG_LEVEL: 'error', SITE_CORES: '1' };
+  // Each process with the environment its site gives it under make dev and on kind (the default profile's).
+  const common = { HOST: '127.0.0.1', LOG_LEVEL: 'error' };
+  const site = (name: 'edge' | 'cloud') => siteProcessEnv(topologyFrom(PRESETS['5g-mec'], '5g-mec'), name);
   cloud = await startFuzzed(
     'services/cloud/main.ts',
-    { ...common, PORT: String(cloudPort) },
+    { ...common, ...site('cloud'), PORT: String(cloudPort) },
     ready(() => url.cloud),
   );
   edge = await startFuzzed(
     'services/edge/main.ts',
-    { ...common, PORT: String(edgePort), CLOUD_URL: url.cloud },
+    { ...common, ...site('edge'), PORT: String(edgePort), CLOUD_URL: url.cloud },
     ready(() => url.edge),
   );
 });
@@ -113,9 +138,13 @@ async function besideEcho<T>(fuzzing: () => Promise<T>) {
   assert.ok(sent >= 5, `only ${sent} echo requests beside the fuzz`);
   assert.ok(medianMs <= MAX_MEDIAN_MS, `echo beside the fuzz took ${Math.round(medianMs)} ms at the median`);
   const peaks = [edge.peakKiB(), cloud.peakKiB()];
-  for (const peak of peaks) {
+  for (const [i, name] of (['edge', 'cloud'] as const).entries()) {
+    const peak = peaks[i];
     if (peak !== undefined)
-      assert.ok(peak <= MAX_PEAK_KIB, `a service peaked at ${Math.round(peak / 1024)} MiB`);
+      assert.ok(
+        peak <= MAX_PEAK_KIB[name],
+        `the ${name} peaked at ${Math.round(peak / 1024)} MiB, over its pod's limit of ${MAX_PEAK_KIB[name] / 1024} MiB`,
+      );
   }
   const mib = (p: number | undefined) =>
     p === undefined ? 'not measured (no /proc)' : `${Math.round(p / 1024)} MiB`;
