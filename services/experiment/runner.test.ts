@@ -3,7 +3,7 @@
 // the report's numbers recomputed here from the raw requests, and the report opened in headless Chromium.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -82,6 +82,22 @@ async function waitFor(what: string, until: () => Promise<boolean>, output: () =
   }
 }
 
+/** The pids whose parent is `pid` (from /proc). */
+function childPids(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        // The field after the command (in parentheses, which may hold spaces) is the state, then the parent.
+        const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 /** Whether a process runs (a zombie waiting for its parent does not count). */
 function alive(pid: number): boolean {
   try {
@@ -112,6 +128,13 @@ describe('the experiment runner on make dev', () => {
       JSON.parse(await readFile(path.join(dir, 'testbed.pids'), 'utf8')),
     ) as number[];
     assert.equal(testbed.length, 3, 'cloud, edge and the proxy');
+    // The launcher's reaper stops the testbed of a runner killed outright; with the reaper killed too (the whole
+    // session gone at once), the testbed is left behind, which is what resume must clean up.
+    const reapers = childPids(first.child.pid as number).filter((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('reaper.ts'),
+    );
+    assert.equal(reapers.length, 1, 'the launcher runs one reaper');
+    for (const pid of reapers) process.kill(pid, 'SIGKILL');
     first.child.kill('SIGKILL');
     await first.exited;
     assert.ok(testbed.every(alive), 'the killed runner left its testbed running (what resume must clean up)');
