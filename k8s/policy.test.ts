@@ -126,8 +126,20 @@ describe('policy over every overlay', { skip: skipUnless(kustomize) }, () => {
     assert.ok(serviceViolations(noReady).some((v) => v.rule.includes('/readyz')));
   });
 
-  it('the edge is smaller than the cloud, and the check notices otherwise', () => {
+  it('the edge has less CPU than the cloud and no less memory, and the check notices otherwise', () => {
     assert.deepEqual(siteSizeViolations(kind), []);
+    const smallMemory = kind.map((o) => {
+      if (o.kind === 'Deployment' && o.metadata?.name === 'edge') {
+        const small = clone(o);
+        small.spec.template.spec.containers[0].resources.limits.memory = '256Mi';
+        return small;
+      }
+      return o;
+    });
+    assert.deepEqual(
+      siteSizeViolations(smallMemory).map((v) => v.rule),
+      ["resources.limits.memory must not be smaller than the cloud's"],
+    );
     const swapped = kind.map((o) => {
       if (o.kind === 'Deployment' && o.metadata?.name === 'edge') {
         const big = clone(o);
@@ -138,7 +150,7 @@ describe('policy over every overlay', { skip: skipUnless(kustomize) }, () => {
       }
       return o;
     });
-    assert.equal(siteSizeViolations(swapped).length, 4);
+    assert.equal(siteSizeViolations(swapped).length, 2, 'CPU requested and limited');
   });
 
   it('NetworkPolicies: deny by default, every flow open at both ends, nothing unnamed', () => {

@@ -242,7 +242,10 @@ export function rbacViolations(objects: Manifest[]): Violation[] {
   return out;
 }
 
-/** Edge smaller than cloud on every resource (the point of the inspect workload). */
+/**
+ * The edge has less CPU than the cloud (the point of the inspect workload), and no less memory: a site differs in
+ * cores, and both must hold an inspect of the largest image rather than be killed by it.
+ */
 export function siteSizeViolations(objects: Manifest[]): Violation[] {
   const container = (name: string) =>
     podSpecOf(objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === name) ?? ({} as Manifest))
@@ -252,14 +255,17 @@ export function siteSizeViolations(objects: Manifest[]): Violation[] {
   if (!edge || !cloud) return [{ object: 'Deployments edge, cloud', rule: 'both must exist' }];
   const out: Violation[] = [];
   for (const kind of ['requests', 'limits'] as const) {
-    for (const r of ['cpu', 'memory']) {
-      if (!(quantity(edge.resources?.[kind]?.[r]) < quantity(cloud.resources?.[kind]?.[r])))
-        out.push({
-          object: 'Deployment mec-testbed/edge',
-          rule: `resources.${kind}.${r} must be smaller than the cloud's`,
-        });
-    }
+    if (!(quantity(edge.resources?.[kind]?.cpu) < quantity(cloud.resources?.[kind]?.cpu)))
+      out.push({
+        object: 'Deployment mec-testbed/edge',
+        rule: `resources.${kind}.cpu must be smaller than the cloud's`,
+      });
   }
+  if (quantity(edge.resources?.limits?.memory) < quantity(cloud.resources?.limits?.memory))
+    out.push({
+      object: 'Deployment mec-testbed/edge',
+      rule: "resources.limits.memory must not be smaller than the cloud's",
+    });
   return out;
 }
 
