@@ -36,7 +36,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { Resolver } from 'node:dns/promises';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Pod } from '@kubernetes/client-node';
 import { AppsV1Api, CoreV1Api, NetworkingV1Api } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import type { Manifest } from '../../k8s/render.ts';
@@ -132,6 +132,32 @@ function getHeaders(url: string): Promise<{ status: number; headers: Headers; bo
   }));
 }
 
+/** What a pod that did not get Ready says: its phase, each container's state, its events and its log's tail. */
+async function podReport(kc: KubeConfig, namespace: string, labelSelector: string): Promise<string> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const out: string[] = [];
+  try {
+    for (const pod of (await core.listNamespacedPod({ namespace, labelSelector })).items) {
+      const name = pod.metadata?.name ?? '';
+      out.push(`pod ${name}: ${pod.status?.phase}, node ${pod.spec?.nodeName ?? 'none'}`);
+      for (const c of pod.status?.containerStatuses ?? [])
+        out.push(`  ${c.name}: ready ${c.ready}, restarts ${c.restartCount}, ${JSON.stringify(c.state)}`);
+      const events = await core.listNamespacedEvent({
+        namespace,
+        fieldSelector: `involvedObject.name=${name}`,
+      });
+      for (const e of events.items.slice(-10)) out.push(`  event ${e.reason}: ${e.message}`);
+      const log = await core
+        .readNamespacedPodLog({ name, namespace, tailLines: 30 })
+        .catch((e: Error) => `(no log: ${e.message})`);
+      out.push(`  log:\n${String(log).replace(/^/gm, '    ')}`);
+    }
+  } catch (err) {
+    out.push(`(could not read the pods: ${(err as Error).message})`);
+  }
+  return out.join('\n') || `no pod matches ${labelSelector}`;
+}
+
 describe('our workloads as real pods: the kind overlay on one real node', { skip: skipUnless(all) }, () => {
   let cp: ControlPlane;
   let node: KubeNode;
@@ -152,7 +178,9 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
     // The manifests name mec-testbed/<name>:dev; this run's images carry IMAGE_TAG.
     rendered = withImageTags(renderOverlay('kind'));
     ensureImages();
-    cp = await startControlPlane({ apiServerArgs: apiServer() });
+    // kind's API server port: the link proxy's NetworkPolicy allows 443 and 6443 to the API server, and
+    // kube-router judges a pod's connection to kubernetes.default after kube-proxy's DNAT, at the endpoint's port.
+    cp = await startControlPlane({ apiServerArgs: apiServer(), apiServerPort: 6443 });
     node = await startNode(cp, { dns: 'pod' });
     for (const ref of images) await node.importImage(ref);
   });
@@ -627,7 +655,9 @@ describe('our workloads as real pods: the kind overlay on one real node', { skip
         timeoutMs: 180_000,
         what: 'the link-proxy-edge pod to be Ready (its first profile read through the API)',
       },
-    );
+    ).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await podReport(cp.kc, ns, 'app.kubernetes.io/name=link-proxy')}`);
+    });
     const pod = (
       await cp.kc
         .makeApiClient(CoreV1Api)

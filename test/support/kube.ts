@@ -252,6 +252,8 @@ export interface StartOptions {
    * end and old resource versions are compacted (410 Gone) within a test. Ignored when KUBECONFIG_MEC_TEST is set.
    */
   apiServerArgs?: string[];
+  /** The API server's port (default: a free one). Ignored when KUBECONFIG_MEC_TEST is set. */
+  apiServerPort?: number;
 }
 
 export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
@@ -271,6 +273,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       kubeconfigPath = await runScript(stateDir, ['up'], (timeout * 3 + 60) * 1000, {
         KUBE_READY_TIMEOUT: String(timeout),
         KUBE_APISERVER_EXTRA_ARGS: (opts.apiServerArgs ?? []).join(' '),
+        ...(opts.apiServerPort ? { KUBE_APISERVER_PORT: String(opts.apiServerPort) } : {}),
       });
     } catch (err) {
       rmSync(stateDir, { recursive: true, force: true });
