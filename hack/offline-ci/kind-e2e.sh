@@ -33,10 +33,13 @@ timings=()
 stage() { # name, command...: runs it and keeps its wall time for the summary
   local name=$1 t0=$SECONDS
   shift
+  current_stage=$name
   log "$name …"
   "$@"
   timings+=("$name $((SECONDS - t0))s")
+  current_stage=
 }
+current_stage=
 
 kind_bin="$CACHE_DIR/offline-ci/bin/kind-$KIND_VERSION"
 base_pid=
@@ -46,6 +49,8 @@ teardown() {
   local code=$?
   set +e
   log "teardown"
+  # A stage that stopped the run is a failure of its own, not a run with nothing failed.
+  ((code != 0)) && result FAIL "${current_stage:-the run} stopped kind-e2e (exit $code)" "its output is above"
   [[ -n ${base_pid-} ]] && kill "$base_pid" 2>/dev/null && wait "$base_pid" 2>/dev/null
   if DOCKER_HOST="$MEC_KIND_DOCKER_HOST" "$kind_bin/kind" get clusters 2>/dev/null | grep -qx "$cluster"; then
     DOCKER_HOST="$MEC_KIND_DOCKER_HOST" "$kind_bin/kind" delete cluster --name "$cluster" --kubeconfig "$state/kubeconfig" >/dev/null 2>&1
