@@ -84,35 +84,70 @@ up_to_date() {
   if [[ $1 == coredns ]] && LC_ALL=C grep -qF /lib64/ld-linux "$bin_dir/coredns"; then return 1; fi
 }
 
-# go build with a progress ticker: `-v` names every package it compiles; count them every 20 s.
-go_build() { # name, module dir, package, extra -ldflags[, CGO_ENABLED]
-  local name=$1 dir=$2 pkg=$3 ldflags=$4 cgo=${5:-1} t0 progress ticker status=0
+# The package each binary is built from, in the build module.
+package_of() {
+  case $1 in
+    etcd) echo go.etcd.io/etcd/server/v3 ;; # server/v3 holds etcd's main package
+    coredns) echo ./coredns ;;
+    kube-router) echo github.com/cloudnativelabs/kube-router/v2/cmd/kube-router ;;
+    *) echo "k8s.io/kubernetes/cmd/$1" ;;
+  esac
+}
+
+# Every binary in one `go build`, with a progress ticker (`-v` names every package it compiles; count them every
+# 20 s). One build rather than one per binary: the go command links one binary while it compiles the next one's
+# packages, where separate builds leave a core idle through every link and load the package graph each time.
+# Static (CGO_ENABLED=0), as Kubernetes' own build links every binary but the kubelet, and as etcd, CoreDNS and
+# kube-router build theirs: one setting for all, so every package they share is compiled once (cgo changes the
+# net package, and with it everything above it). The kubelet runs as well without cgo (Go's own DNS resolver).
+# -X flags naming a variable a binary lacks are ignored by the linker, so one set serves all of them.
+go_build() { # module dir, names…
+  local dir=$1 t0 progress ticker status=0 out name pkgs=() ldflags
+  shift
+  for name in "$@"; do pkgs+=("$(package_of "$name")"); done
+  ldflags="-s -w $(kube_ldflags) -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION"
+  ldflags+=" -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=1970-01-01T00:00:00Z"
   t0=$(date +%s)
-  progress="$kube_dir/build-$name.log"
-  log "building $name ($pkg) …"
+  progress="$kube_dir/build.log"
+  out="$bin_dir/.build.tmp"
+  rm -rf "$out"
+  mkdir -p "$out"
+  log "building $* (${pkgs[*]}) …"
   (
     while sleep 20; do
-      log "  $name: $(grep -c . "$progress" 2>/dev/null || echo 0) packages compiled, $(($(date +%s) - t0))s"
+      log "  $(grep -c . "$progress" 2>/dev/null || echo 0) packages compiled, $(($(date +%s) - t0))s"
     done
   ) &
   ticker=$!
-  (cd "$dir" && CGO_ENABLED=$cgo GOFLAGS="-trimpath -mod=mod" go build -v -ldflags="-s -w $ldflags" -o "$bin_dir/.$name.tmp" "$pkg") \
+  (cd "$dir" && CGO_ENABLED=0 GOFLAGS="-trimpath -mod=mod" go build -v -ldflags="$ldflags" -o "$out/" "${pkgs[@]}") \
     >"$progress" 2>&1 || status=$?
   kill "$ticker" 2>/dev/null || true
   wait "$ticker" 2>/dev/null || true
   if ((status != 0)); then
-    log "building $name failed (exit $status); the last lines of $progress:"
+    log "the build failed (exit $status); the last lines of $progress:"
     tail -30 "$progress" >&2
-    rm -f "$bin_dir/.$name.tmp"
+    rm -rf "$out"
     exit "$status"
   fi
-  mv -f "$bin_dir/.$name.tmp" "$bin_dir/$name" # atomic: an interrupted build never leaves a half binary
-  log "built $name in $(($(date +%s) - t0))s ($(du -h "$bin_dir/$name" | cut -f1))"
+  # go build names a binary after its package's last path element, or the one before a major version suffix.
+  [[ -f $out/server ]] && mv -f "$out/server" "$out/etcd"
+  for name in "$@"; do
+    [[ -f $out/$name ]] || { log "the build made no $name (in $out: $(ls "$out"))"; exit 1; }
+    mv -f "$out/$name" "$bin_dir/$name" # atomic: an interrupted build never leaves a half binary
+  done
+  rmdir "$out"
+  log "built $* in $(($(date +%s) - t0))s ($(grep -c . "$progress") packages compiled; $(cd "$bin_dir" && du -ch "$@" | tail -1 | cut -f1) in all)"
 }
 
-# --- Kubernetes: a throwaway module that requires k8s.io/kubernetes and pins every staging module (k8s.io/api,
-# client-go, …, required there as v0.0.0 and replaced by ./staging/src/…) to the published v0.X.Y tag. The list
-# comes from k8s.io/kubernetes's own go.mod, so a release that adds a staging module needs no edit here.
+# --- One throwaway build module for every binary: it requires k8s.io/kubernetes, etcd, CoreDNS and kube-router at
+# their pins and pins every staging module of Kubernetes (k8s.io/api, client-go, …, required there as v0.0.0 and
+# replaced by ./staging/src/…) to the published v0.X.Y tag; the list comes from k8s.io/kubernetes's own go.mod, so a
+# release that adds a staging module needs no edit here. One module means one version of each shared dependency
+# (client-go, grpc, protobuf, golang.org/x/…), so the build cache compiles it once for all nine binaries instead of
+# once per binary: etcd, CoreDNS and kube-router then cost mostly their own packages. Minimal version selection
+# takes the highest version any of them asks for: CoreDNS moves ten modules of Kubernetes' own pins a patch or
+# minor up (golang.org/x/net v0.49.0 -> v0.51.0, x/sys, x/crypto, …, klauspost/compress), and kube-router compiles
+# against client-go v0.36.1 instead of its v0.29.2; the tests and make kind-e2e run these very binaries.
 kube_module() {
   local dir="$kube_dir/src/kubernetes" gomod
   mkdir -p "$dir"
@@ -122,13 +157,20 @@ kube_module() {
   local replaces
   replaces=$(sed -n 's#^[[:space:]]*\(k8s\.io/[^[:space:]]*\)[[:space:]]*=>[[:space:]]*\./staging/src/.*#\1#p' "$gomod")
   [[ -n $replaces ]] || { log "no staging replace lines found in $gomod: has k8s.io/kubernetes changed its layout?"; exit 1; }
+  : "${COREDNS_VERSION:?missing in versions.env}" "${KUBE_ROUTER_VERSION:?missing in versions.env}"
   {
-    echo "// Generated by hack/kube/build.sh: builds Kubernetes $KUBERNETES_VERSION from the Go module proxy."
+    echo "// Generated by hack/kube/build.sh: builds Kubernetes $KUBERNETES_VERSION, etcd, CoreDNS and kube-router"
+    echo "// from the Go module proxy."
     echo "module mec-testbed.local/kube-build"
     echo
     echo "go $(sed -n 's/^go \([0-9.]*\)$/\1/p' "$gomod")"
     echo
-    echo "require k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo "require ("
+    echo "	k8s.io/kubernetes $KUBERNETES_VERSION"
+    echo "	go.etcd.io/etcd/server/v3 $ETCD_VERSION"
+    echo "	github.com/coredns/coredns $COREDNS_VERSION"
+    echo "	github.com/cloudnativelabs/kube-router/v2 $KUBE_ROUTER_VERSION"
+    echo ")"
     echo
     echo "replace ("
     for m in $replaces; do echo "	$m => $m $staging_version"; done
@@ -142,26 +184,15 @@ kube_module() {
     log "generated $dir/go.mod ($(wc -w <<<"$replaces") staging modules pinned to $staging_version)"
   fi
   rm -f "$dir.go.mod.new"
+  # CoreDNS's main package lives in the module (see coredns_main).
+  mkdir -p "$dir/coredns"
+  coredns_main >"$dir/coredns/main.go"
 }
 
-# A throwaway module that requires one module at its pin, for the binaries outside k8s.io/kubernetes. go.sum is kept
-# across runs and started afresh only when the pin changes.
-module_for() { # name, module, version, go version
-  local dir="$kube_dir/src/$1"
-  mkdir -p "$dir"
-  local want="// Generated by hack/kube/build.sh: builds $1 from $2 $3.
-module mec-testbed.local/$1-build
-
-go $4
-
-require $2 $3"
-  if [[ "$(cat "$dir/go.mod.generated" 2>/dev/null)" != "$want" ]]; then
-    printf '%s\n' "$want" >"$dir/go.mod"
-    printf '%s' "$want" >"$dir/go.mod.generated"
-    rm -f "$dir/go.sum"
-  fi
-}
-
+# CoreDNS as a library with the plugins a cluster's Corefile uses (kubeadm's default, hack/kube/node.sh's), as
+# CoreDNS documents for a build of chosen plugins: no cloud SDKs for route53, azure and clouddns, no etcd client, no
+# DataDog tracer. Static, as CoreDNS's own images build it: the same binary runs on the host and in a FROM-scratch
+# image.
 coredns_main() {
   local p
   printf '// Generated by hack/kube/build.sh: CoreDNS with the plugins a Kubernetes cluster uses.\npackage main\n\nimport (\n'
@@ -196,34 +227,9 @@ done
 
 if ((${#todo[@]})); then
   log "building ${todo[*]} with $(go version | cut -d' ' -f3) (GOMAXPROCS ${GOMAXPROCS:-$(nproc)} cores, GOCACHE $(go env GOCACHE))"
+  kube_module
+  go_build "$kube_dir/src/kubernetes" "${todo[@]}"
   for name in "${todo[@]}"; do
-    case $name in
-      coredns)
-        : "${COREDNS_VERSION:?missing in versions.env}"
-        module_for coredns github.com/coredns/coredns "$COREDNS_VERSION" 1.26.0
-        # CoreDNS as a library with the plugins a cluster's Corefile uses (kubeadm's default, hack/kube/node.sh's),
-        # as CoreDNS documents for a build of chosen plugins: 782 packages instead of 1,335 (no cloud SDKs for
-        # route53, azure and clouddns, no etcd client, no DataDog tracer). client-go, which stays, is most of the
-        # rest.
-        coredns_main >"$kube_dir/src/coredns/main.go"
-        # Static, as CoreDNS's own images build it: the same binary runs on the host and in a FROM-scratch image.
-        go_build coredns "$kube_dir/src/coredns" . "" 0
-        ;;
-      kube-router)
-        : "${KUBE_ROUTER_VERSION:?missing in versions.env}"
-        module_for kube-router github.com/cloudnativelabs/kube-router/v2 "$KUBE_ROUTER_VERSION" 1.22.0
-        go_build kube-router "$kube_dir/src/kube-router" github.com/cloudnativelabs/kube-router/v2/cmd/kube-router \
-          "-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION -X github.com/cloudnativelabs/kube-router/v2/pkg/version.BuildDate=1970-01-01T00:00:00Z"
-        ;;
-      etcd)
-        module_for etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION" 1.24.0 # server/v3 holds etcd's main package
-        go_build etcd "$kube_dir/src/etcd" go.etcd.io/etcd/server/v3 ""
-        ;;
-      *)
-        kube_module
-        go_build "$name" "$kube_dir/src/kubernetes" "k8s.io/kubernetes/cmd/$name" "$(kube_ldflags)"
-        ;;
-    esac
     up_to_date "$name" || {
       log "$name was built but reports '$(version_of "$name" | head -1)', not '$(expected_version "$name")'"
       exit 1
