@@ -3,20 +3,15 @@
 # debootstrap of bookworm with the packages kind's images/base/Dockerfile installs (containerd, runc and the CNI
 # plugins from Debian instead of kind's own builds), laid out with the files of kind's base image, read from
 # kind's Go module at KIND_VERSION. Built into the private engine (dockerd.sh) as mec-testbed/kind-base:<key>,
-# the key being a hash of this script, the package list and the kind version; a present image is kept.
+# the key being a hash of this script, debootstrap.sh (suite and packages) and the kind version; a present image
+# is kept.
 # Prints the image name.
 set -euo pipefail
 log_tag=base-image
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-suite=bookworm
-mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-# kind's list (systemd … procps), then what Debian ships separately: systemd-sysv (/sbin/init), dbus, Debian's
-# containerd/runc/CNI plugins, socat (kubectl port-forward) and ebtables.
-packages=systemd,systemd-sysv,dbus,conntrack,iptables,nftables,iproute2,ethtool,util-linux,mount,kmod,libseccomp2,pigz,e2fsprogs,bash,ca-certificates,curl,jq,procps,containerd,runc,containernetworking-plugins,socat,ebtables,ipset
-
-key=$(content_key "${BASH_SOURCE[0]}" "$suite" "$packages" "$KIND_VERSION")
+key=$(content_key "${BASH_SOURCE[0]}" "$offline_ci_dir/debootstrap.sh" "$KIND_VERSION")
 image="mec-testbed/kind-base:$key"
 if private_docker image inspect "$image" >/dev/null 2>&1; then
   log "cached: $image"
@@ -24,7 +19,6 @@ if private_docker image inspect "$image" >/dev/null 2>&1; then
   exit 0
 fi
 
-command -v debootstrap >/dev/null || die "no debootstrap: apt-get install debootstrap"
 command -v go >/dev/null || die "no go: kind's base-image files are read from its Go module"
 kind_dir=$(go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 files="$kind_dir/images/base/files"
@@ -36,22 +30,9 @@ rm -rf "$work"
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
 t0=$(date +%s)
-# debootstrap's result is kept as a tarball of its own (keyed by suite and packages only), so a change to the
-# layout below does not download Debian again.
-debootstrap_tar="$CACHE_DIR/offline-ci/debootstrap-$(content_key "$suite" "$packages").tar"
-if [[ ! -f $debootstrap_tar ]]; then
-  log "debootstrap $suite (minbase + kind's packages) from $mirror …"
-  debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
-    tail -20 "$work/debootstrap.log" >&2
-    die "debootstrap failed (log above)"
-  }
-  rm -rf "$rootfs"/var/cache/apt/archives/*.deb
-  tar -C "$rootfs" -cf "$debootstrap_tar.tmp" . && mv "$debootstrap_tar.tmp" "$debootstrap_tar"
-  log "debootstrap done in $(($(date +%s) - t0))s"
-else
-  mkdir -p "$rootfs"
-  tar -C "$rootfs" -xf "$debootstrap_tar"
-fi
+debootstrap_tar=$("$offline_ci_dir/debootstrap.sh")
+mkdir -p "$rootfs"
+tar -C "$rootfs" -xf "$debootstrap_tar"
 
 # kind's Dockerfile: scripts 0755, everything else 0644.
 install -m 0755 -t "$rootfs/usr/local/bin" "$files"/usr/local/bin/*
