@@ -143,7 +143,7 @@ go_build() { # module dir, names…
 # their pins and pins every staging module of Kubernetes (k8s.io/api, client-go, …, required there as v0.0.0 and
 # replaced by ./staging/src/…) to the published v0.X.Y tag; the list comes from k8s.io/kubernetes's own go.mod, so a
 # release that adds a staging module needs no edit here. One module means one version of each shared dependency
-# (client-go, grpc, protobuf, golang.org/x/…), so the build cache compiles it once for all nine binaries instead of
+# (client-go, grpc, protobuf, golang.org/x/…), so the build cache compiles it once for all the binaries instead of
 # once per binary: etcd, CoreDNS and kube-router then cost mostly their own packages. Minimal version selection
 # takes the highest version any of them asks for: CoreDNS moves ten modules of Kubernetes' own pins a patch or
 # minor up (golang.org/x/net v0.49.0 -> v0.51.0, x/sys, x/crypto, …, klauspost/compress), and kube-router compiles
