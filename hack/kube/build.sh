@@ -100,7 +100,8 @@ package_of() {
 # Static (CGO_ENABLED=0), as Kubernetes' own build links every binary but the kubelet, and as etcd, CoreDNS and
 # kube-router build theirs: one setting for all, so every package they share is compiled once (cgo changes the
 # net package, and with it everything above it). The kubelet runs as well without cgo (Go's own DNS resolver).
-# -X flags naming a variable a binary lacks are ignored by the linker, so one set serves all of them.
+# -X flags naming a variable a binary lacks are ignored by the linker, so one set serves all of them (CoreDNS and
+# kube-router, which link client-go, then report its version as Kubernetes', which it is).
 go_build() { # module dir, names…
   local dir=$1 t0 progress ticker status=0 out name pkgs=() ldflags
   shift
